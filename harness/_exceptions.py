@@ -1,0 +1,50 @@
+"""Every error the harness raises, in one place.
+
+Each subclasses the nearest builtin so callers can catch what they already know, and each message
+names the problem *and* the fix.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendUnavailableError",
+    "CleanupTimeoutError",
+    "EnvFileError",
+    "HarnessError",
+    "MigrationError",
+    "ResourceNotStartedError",
+    "ServerDiedError",
+    "ServerStartError",
+]
+
+
+class HarnessError(Exception):
+    """Base class of every error the harness raises on purpose."""
+
+
+class EnvFileError(HarnessError, ValueError):
+    """Raised when the `.env.test` file cannot be read or has a malformed line."""
+
+
+class BackendUnavailableError(HarnessError, RuntimeError):
+    """Raised when no backend can provide a resource (no URL, no Docker, no binaries)."""
+
+
+class ServerStartError(HarnessError, RuntimeError):
+    """Raised when a server process or container did not become ready in time."""
+
+
+class ServerDiedError(HarnessError, RuntimeError):
+    """Raised when a server the harness started is no longer running."""
+
+
+class MigrationError(HarnessError, RuntimeError):
+    """Raised when alembic migrations cannot be applied (two heads, failing revision)."""
+
+
+class ResourceNotStartedError(HarnessError, RuntimeError):
+    """Raised when a harness client is used but its resource was not started for this session."""
+
+
+class CleanupTimeoutError(HarnessError, TimeoutError):
+    """Raised when a seed's cleanup did not finish within its time bound."""
