@@ -1,0 +1,1 @@
+"""Authentication: password login issuing JWTs, rate-limited per email in Redis."""

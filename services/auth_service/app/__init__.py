@@ -1,0 +1,1 @@
+"""The auth service application (``services.auth_service.app.main:app``)."""
