@@ -1,0 +1,1 @@
+"""Self-delivery couriers: status in PostgreSQL, locations published to RabbitMQ."""

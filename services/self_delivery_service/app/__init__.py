@@ -1,0 +1,1 @@
+"""The self-delivery service application (``services.self_delivery_service.app.main:app``)."""

@@ -1,0 +1,1 @@
+"""Courier tracking: consumes location events into MongoDB (history) and Redis (latest)."""

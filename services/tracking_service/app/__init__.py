@@ -1,0 +1,1 @@
+"""The tracking service application (``services.tracking_service.app.main:app``)."""
