@@ -11,10 +11,15 @@ __all__ = [
     "CleanupTimeoutError",
     "EnvFileError",
     "HarnessError",
+    "LeakError",
+    "LifespanError",
+    "MessageNotReceivedError",
     "MigrationError",
     "ResourceNotStartedError",
     "ServerDiedError",
     "ServerStartError",
+    "TimeLimitExceededError",
+    "UnexpectedMessageError",
 ]
 
 
@@ -48,3 +53,26 @@ class ResourceNotStartedError(HarnessError, RuntimeError):
 
 class CleanupTimeoutError(HarnessError, TimeoutError):
     """Raised when a seed's cleanup did not finish within its time bound."""
+
+
+# -- the test-writing API (seeding, clients, messaging, per-test checks) --------------------------
+
+
+class LifespanError(HarnessError, RuntimeError):
+    """Raised when an app's lifespan startup or shutdown fails or does not finish in time."""
+
+
+class MessageNotReceivedError(HarnessError, AssertionError):
+    """Raised when ``inbox.get()`` times out; lists the messages that did arrive instead."""
+
+
+class UnexpectedMessageError(HarnessError, AssertionError):
+    """Raised when ``inbox.expect_none()`` sees a message arrive."""
+
+
+class TimeLimitExceededError(HarnessError, TimeoutError):
+    """Raised when a test runs longer than its per-test time limit."""
+
+
+class LeakError(HarnessError, AssertionError):
+    """Raised after a test that left rows, documents or keys behind in a store."""
