@@ -14,10 +14,10 @@ from ._exceptions import ResourceNotStartedError
 if TYPE_CHECKING:
     import aio_pika.abc
     import asyncpg
-    import redis.asyncio
+    import redis.asyncio as aioredis
     from motor.motor_asyncio import AsyncIOMotorDatabase
 
-__all__ = ["mongo", "postgres", "rabbitmq", "redis"]
+__all__ = ["mongo", "postgres", "rabbitmq", "redis", "started"]
 
 _clients: dict[str, Any] = {}
 
@@ -53,9 +53,9 @@ def mongo() -> AsyncIOMotorDatabase[dict[str, Any]]:
     return database
 
 
-def redis() -> redis.asyncio.Redis:
+def redis() -> aioredis.Redis:
     """The harness's Redis client on this session's (worker's) database index."""
-    client: redis.asyncio.Redis = _get("redis")
+    client: aioredis.Redis = _get("redis")
     return client
 
 
@@ -63,3 +63,8 @@ def rabbitmq() -> aio_pika.abc.AbstractChannel:
     """The harness's aio-pika channel on this session's (worker's) RabbitMQ vhost."""
     channel: aio_pika.abc.AbstractChannel = _get("rabbitmq")
     return channel
+
+
+def started() -> frozenset[str]:
+    """Names of the resources whose clients are live in this session (``{"postgres", ...}``)."""
+    return frozenset(_clients)

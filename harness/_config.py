@@ -1,0 +1,187 @@
+"""Harness configuration: every option is both an ini key (``harness_*``) and a CLI flag
+(``--harness-*``), read in one place into one typed object.
+
+Precedence: command line, then environment (``HARNESS_*``), then ini (``[tool.pytest.ini_options]``),
+then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast, get_args
+
+__all__ = [
+    "BACKENDS",
+    "OPTIONS",
+    "Backend",
+    "HarnessConfig",
+    "Option",
+    "config_from_pyproject",
+    "parse_config",
+]
+
+Backend = Literal["auto", "docker", "local", "external"]
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One harness option: ini key ``harness_<name>``, flag ``--harness-<name>``, env ``HARNESS_<NAME>``."""
+
+    name: str
+    help: str
+    kind: Literal["string", "bool", "linelist", "float"] = "string"
+    default: Any = None
+
+    @property
+    def ini(self) -> str:
+        return f"harness_{self.name}"
+
+    @property
+    def flag(self) -> str:
+        return "--harness-" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return f"HARNESS_{self.name.upper()}"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "backend",
+        "how servers are provided: auto (default), docker, local or external",
+        default="auto",
+    ),
+    Option(
+        "reuse", "keep servers running after the run and reattach to them next time", "bool", False
+    ),
+    Option(
+        "env_file",
+        "static test variables loaded before test modules are imported",
+        default=".env.test",
+    ),
+    Option(
+        "env_map",
+        "VARIABLE=source lines: which variable gets which live URL (source: postgres, "
+        "rabbitmq, mongo, redis, or <resource>.host/.port/.user/.password/.path)",
+        "linelist",
+        [],
+    ),
+    Option(
+        "alembic_ini",
+        "alembic config whose `upgrade head` builds the template database",
+        default="",
+    ),
+    Option("images", "RESOURCE=image lines overriding the Docker images", "linelist", []),
+    Option(
+        "startup_timeout", "seconds a server may take to answer before the run fails", "float", 60.0
+    ),
+    Option(
+        "state_dir",
+        "where run records and server temp dirs live (default: a per-user temp dir)",
+        default="",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class HarnessConfig:
+    """Everything the harness needs to know about this run."""
+
+    rootdir: Path
+    backend: Backend = "auto"
+    reuse: bool = False
+    env_file: Path | None = None
+    env_map: Mapping[str, str] = field(default_factory=dict)
+    alembic_ini: Path | None = None
+    images: Mapping[str, str] = field(default_factory=dict)
+    startup_timeout: float = 60.0
+    state_dir: Path = field(default_factory=lambda: default_state_dir())
+
+
+def default_state_dir() -> Path:
+    """A per-user directory for run records, shared by every project of that user."""
+    return Path(tempfile.gettempdir()) / f"harness-{os.getuid()}"
+
+
+def parse_config(rootdir: Path, lookup: Callable[[Option], Any]) -> HarnessConfig:
+    """Build the config from raw values; *lookup* returns an option's value or ``None``.
+
+    :raises ValueError: for a value that cannot be used, naming the option and the fix.
+    """
+    raw = {
+        opt.name: _coerce(opt, _first(lookup(opt), os.environ.get(opt.env), opt.default))
+        for opt in OPTIONS
+    }
+    backend = raw["backend"]
+    if backend not in BACKENDS:
+        raise ValueError(f"harness backend {backend!r} is not one of {', '.join(BACKENDS)}.")
+    return HarnessConfig(
+        rootdir=rootdir,
+        backend=cast(Backend, backend),
+        reuse=raw["reuse"],
+        env_file=_path(rootdir, raw["env_file"]),
+        env_map=_pairs("harness_env_map", raw["env_map"]),
+        alembic_ini=_path(rootdir, raw["alembic_ini"]),
+        images=_pairs("harness_images", raw["images"]),
+        startup_timeout=raw["startup_timeout"],
+        state_dir=_path(rootdir, raw["state_dir"]) or default_state_dir(),
+    )
+
+
+def config_from_pyproject(
+    rootdir: Path, overrides: Mapping[str, Any] | None = None
+) -> HarnessConfig:
+    """The same config the pytest plugin would build, for the CLI (`harness up`, `harness doctor`)."""
+    pyproject = rootdir / "pyproject.toml"
+    ini: dict[str, Any] = {}
+    if pyproject.is_file():
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        ini = data.get("tool", {}).get("pytest", {}).get("ini_options", {})
+    given = dict(overrides or {})
+    return parse_config(rootdir, lambda opt: _first(given.get(opt.name), ini.get(opt.ini)))
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None and v != "" and v != []), None)
+
+
+def _coerce(opt: Option, value: Any) -> Any:
+    if value is None:
+        return opt.default
+    if opt.kind == "bool":
+        return (
+            value
+            if isinstance(value, bool)
+            else str(value).strip().lower() in {"1", "true", "yes", "on"}
+        )
+    if opt.kind == "float":
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"{opt.ini} must be a number of seconds, got {value!r}.") from None
+    if opt.kind == "linelist" and isinstance(value, str):
+        return [line for line in value.replace(",", "\n").splitlines() if line.strip()]
+    return value
+
+
+def _pairs(option: str, lines: Sequence[str]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"{option}: {line!r} is not KEY=value.")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _path(rootdir: Path, value: str | None) -> Path | None:
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else rootdir / path

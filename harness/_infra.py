@@ -1,0 +1,314 @@
+"""The servers of one test session: start (or attach to) what is needed, concurrently; carve this
+process's namespaces; open the harness's clients; give everything back at the end.
+
+Used by the pytest plugin and by ``harness up`` alike, so both take the same code path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+from . import _accessors
+from ._config import HarnessConfig
+from ._exceptions import HarnessError, ServerDiedError, ServerStartError
+from ._readiness import log_tail, wait_ready
+from ._state import RunRecord, RunState, my_lease, reap_orphans
+from .backends import PROVIDERS, choose
+from .resources import REGISTRY, Server
+from .resources._urls import address
+
+__all__ = ["Infrastructure", "StartLine", "run_key"]
+
+CLOSE_TIMEOUT = 15.0
+logger = logging.getLogger("harness")
+
+
+@dataclass(frozen=True)
+class StartLine:
+    """What the terminal shows for one resource."""
+
+    resource: str
+    backend: str
+    version: str
+    address: str
+    seconds: float
+    how: str  # started | shared | reused
+
+    def render(self) -> str:
+        when = (
+            f"ready in {self.seconds:.2f} s"
+            if self.how == "started"
+            else f"{self.how} (ready in {self.seconds:.2f} s)"
+        )
+        return f"harness: {self.resource:<9} {self.backend:<8} {self.version:<36} {self.address:<21} {when}"
+
+
+def run_key(config: HarnessConfig) -> str:
+    """Which run record this process joins: one per project when reusing, one per xdist run
+    (its workers share ``PYTEST_XDIST_TESTRUNUID``), else one per process."""
+    if config.reuse:
+        return "reuse-" + hashlib.sha1(str(config.rootdir.resolve()).encode()).hexdigest()[:10]
+    return os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+
+
+class Infrastructure:
+    """This process's view of the run's servers, its namespaces and its clients."""
+
+    def __init__(
+        self, config: HarnessConfig, *, key: str | None = None, worker: str | None = None
+    ) -> None:
+        self.config = config
+        self.record = RunRecord(config.state_dir, key or run_key(config))
+        self.worker = worker or os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self.servers: dict[str, Server] = {}
+        self.urls: dict[str, str] = {}
+        """Namespace URL per resource: this process's database / vhost / index."""
+        self.reaped: list[str] = []
+        self._namespaces: dict[str, str] = {}
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._leased = False
+
+    # -- start ---------------------------------------------------------------------------------
+    async def start(self, needed: Collection[str]) -> list[StartLine]:
+        """Make every resource in *needed* available to this process; return the terminal lines.
+
+        :raises HarnessError: with what failed and how to fix it; nothing is left running.
+        """
+        names = [name for name in REGISTRY if name in needed]
+        async with self._locked() as state:
+            if state.failure:
+                raise ServerStartError(
+                    f"another worker of this run could not start the servers:\n{state.failure}"
+                )
+            self.reaped = await anyio.to_thread.run_sync(self._reap)
+            lines = await self._ensure_servers(state, names)
+            pid, ctime = my_lease()
+            state.leases[pid] = ctime
+            state.reuse = self.config.reuse
+            self.record.save(state)
+            self._leased = True
+        try:
+            await self._open_namespaces(names)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.close()
+            raise
+        return lines
+
+    async def _ensure_servers(self, state: RunState, names: list[str]) -> list[StartLine]:
+        lines: dict[str, StartLine] = {}
+        to_start: list[str] = []
+        for name in names:
+            existing = state.servers.get(name)
+            if existing is not None and await self._usable(existing):
+                self.servers[name] = existing
+                how = "reused" if self.config.reuse else "shared"
+                lines[name] = self._line(existing, how)
+            else:
+                if existing is not None:
+                    await anyio.to_thread.run_sync(PROVIDERS[existing.backend].stop, existing)
+                    del state.servers[name]
+                to_start.append(name)
+        choices = {name: choose(REGISTRY[name], self.config) for name in to_start}
+
+        def on_record(server: Server) -> None:
+            state.servers[server.resource] = server
+            self.record.save(state)
+
+        async def start_one(name: str) -> None:
+            provider = PROVIDERS[choices[name].backend]
+            server = await provider.start(REGISTRY[name], self.config, on_record)
+            await REGISTRY[name].prepare_server(server, self.config)
+            on_record(server)
+            self.servers[name] = server
+            lines[name] = self._line(server, "started")
+
+        errors: list[BaseException] = []
+
+        async def guarded(name: str) -> None:
+            try:
+                await start_one(name)
+            except Exception as exc:
+                errors.append(exc)
+
+        try:
+            async with anyio.create_task_group() as group:
+                for name in to_start:
+                    group.start_soon(guarded, name)
+            for name in names:
+                if name not in to_start and name in self.servers:
+                    await REGISTRY[name].prepare_server(self.servers[name], self.config)
+                    on_record(self.servers[name])
+        except BaseException as exc:  # Ctrl-C while starting: stop what this call started
+            errors.append(exc)
+        if errors:
+            with anyio.CancelScope(shield=True):
+                await self._undo(state, to_start)
+            raise _combine(errors)
+        return [lines[name] for name in names]
+
+    async def _usable(self, server: Server) -> bool:
+        provider = PROVIDERS[server.backend]
+        if not provider.alive(server):
+            return False
+        try:
+            await wait_ready(
+                lambda: REGISTRY[server.resource].probe(server.url),
+                what=server.resource,
+                timeout=5,
+                hint="",
+            )
+        except ServerStartError:
+            return False
+        return True
+
+    async def _undo(self, state: RunState, names: list[str]) -> None:
+        for name in names:
+            server = state.servers.pop(name, None)
+            self.servers.pop(name, None)
+            if server is not None:
+                await anyio.to_thread.run_sync(PROVIDERS[server.backend].stop, server)
+        self.record.save(state)
+
+    async def _open_namespaces(self, names: list[str]) -> None:
+        prefix = _namespace_prefix(self.worker)
+
+        async def open_one(name: str) -> None:
+            resource, server = REGISTRY[name], self.servers[name]
+            namespace = f"{prefix}_{name[:2]}"
+            self._namespaces[name] = namespace
+            url = await resource.create_namespace(server, namespace)
+            client, close = await resource.connect(url)
+            self._closers.append(close)
+            _accessors._set_client(name, client)
+            self.urls[name] = url
+
+        async with anyio.create_task_group() as group:
+            for name in names:
+                group.start_soon(open_one, name)
+        async with self._locked() as state:
+            pid, _ = my_lease()
+            state.namespaces += [
+                {"resource": r, "name": n, "pid": pid} for r, n in self._namespaces.items()
+            ]
+            self.record.save(state)
+
+    # -- during the run --------------------------------------------------------------------------
+    def check_alive(self, names: Collection[str]) -> None:
+        """Fail fast, with the server's log, when a server this session uses has died.
+
+        :raises ServerDiedError: naming the server and what to do.
+        """
+        for name in names:
+            server = self.servers.get(name)
+            if server is None or PROVIDERS[server.backend].alive(server):
+                continue
+            log = Path(server.workdir) / "server.log" if server.workdir else None
+            error = ServerDiedError(
+                f"{REGISTRY[name].title} ({server.backend}, {address(server.url)}) stopped during the "
+                "run. Tests after this point cannot use it; rerun, and check the machine's memory "
+                "and disk if it happens again."
+            )
+            tail = log_tail(log)
+            if tail:
+                error.add_note(f"Last lines of {log}:\n{tail}")
+            raise error
+
+    # -- end -------------------------------------------------------------------------------------
+    async def close(self) -> None:
+        """Close clients, drop this process's namespaces, give back the lease; the last lease
+        stops the servers (unless reused). Bounded and shielded: always finishes."""
+        with anyio.CancelScope(shield=True):
+            for close in reversed(self._closers):
+                with anyio.move_on_after(CLOSE_TIMEOUT):
+                    await _logged(close(), "closing a client")
+            self._closers.clear()
+            for name in list(self._namespaces):
+                _accessors._clear_client(name)
+                server = self.servers.get(name)
+                if server is not None and PROVIDERS[server.backend].alive(server):
+                    with anyio.move_on_after(CLOSE_TIMEOUT):
+                        drop = REGISTRY[name].drop_namespace(server, self._namespaces[name])
+                        await _logged(drop, f"dropping {name} namespace {self._namespaces[name]}")
+            if self._leased:
+                async with self._locked() as state:
+                    await anyio.to_thread.run_sync(self._release, state)
+
+    def _release(self, state: RunState) -> None:
+        pid, _ = my_lease()
+        state.leases.pop(pid, None)
+        state.namespaces = [n for n in state.namespaces if n.get("pid") != pid]
+        self._leased = False
+        self._namespaces.clear()
+        if state.reuse or state.live_leases():
+            self.record.save(state)
+            return
+        for server in state.servers.values():
+            PROVIDERS[server.backend].stop(server)
+        self.record.remove()
+
+    def _reap(self) -> list[str]:
+        return reap_orphans(
+            self.config.state_dir,
+            skip=self.record.key,
+            stop=lambda s: PROVIDERS[s.backend].stop(s),
+            alive=lambda s: PROVIDERS[s.backend].alive(s),
+        )
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[RunState]:
+        timeout = 2 * self.config.startup_timeout + 60
+        try:
+            await anyio.to_thread.run_sync(lambda: self.record.lock.acquire(timeout=timeout))
+        except TimeoutError as exc:
+            raise HarnessError(
+                f"waited {timeout:.0f} s for the run lock {self.record.lock.lock_file}; another "
+                "pytest process holds it. If none is running, delete that file."
+            ) from exc
+        try:
+            yield self.record.load()
+        finally:
+            self.record.lock.release()
+
+    def _line(self, server: Server, how: str) -> StartLine:
+        return StartLine(
+            server.resource,
+            server.backend,
+            server.version,
+            address(server.url),
+            server.ready_seconds,
+            how,
+        )
+
+
+async def _logged(step: Awaitable[None], what: str) -> None:
+    """Run a teardown step; a failure is logged, never allowed to keep the servers running."""
+    try:
+        await step
+    except Exception:
+        logger.warning("harness: %s failed", what, exc_info=True)
+
+
+def _namespace_prefix(worker: str) -> str:
+    """``h<random>_<worker>``: unique per process, valid as a database, vhost and Mongo name."""
+    return f"h{secrets.token_hex(3)}_{re.sub(r'[^a-z0-9]', '', worker.lower())}"
+
+
+def _combine(errors: list[BaseException]) -> BaseException:
+    """One error to raise: the only one, a Ctrl-C as itself, or all messages together."""
+    interrupt = next((e for e in errors if not isinstance(e, Exception)), None)
+    if len(errors) == 1 or interrupt is not None:
+        return interrupt or errors[0]
+    message = "\n\n".join(f"- {e}" for e in errors)
+    return HarnessError(f"{len(errors)} resources failed to start:\n{message}")

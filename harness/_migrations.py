@@ -1,0 +1,140 @@
+"""Alembic migrations: applied once per run into a template database that every session/worker
+database is cloned from, plus the checks the guide asks for (one head, round trip).
+
+The services' ``env.py`` reads the database URL from the variable that the env mapping feeds from
+``postgres`` (``POSTGRES-SUPABASE-URL``); the harness points it at the template while migrating.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from ._env import override_env
+from ._exceptions import MigrationError
+from .resources._urls import with_path
+
+if TYPE_CHECKING:
+    from ._config import HarnessConfig
+    from .resources import Server
+    from .resources.postgres import PostgresResource
+
+__all__ = [
+    "alembic_config",
+    "assert_round_trip",
+    "assert_single_head",
+    "ensure_template",
+    "single_head",
+]
+
+
+def alembic_config(ini: Path, url: str | None = None) -> Config:
+    """An alembic Config for *ini*; with *url*, ``sqlalchemy.url`` points there.
+
+    ``configure_logger = False`` tells an ``env.py`` that honours it (ours does) not to call
+    ``fileConfig``, which would silence pytest's loggers.
+    """
+    if not ini.is_file():
+        raise MigrationError(
+            f"alembic config {ini} does not exist: fix `harness_alembic_ini` in pyproject.toml "
+            "(or set it empty to run without migrations)."
+        )
+    config = Config(str(ini))
+    config.attributes["configure_logger"] = False
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def single_head(ini: Path) -> str:
+    """The one head revision of the chain.
+
+    :raises MigrationError: naming every head when the chain is not linear.
+    """
+    script = ScriptDirectory.from_config(alembic_config(ini))
+    heads = script.get_heads()
+    if len(heads) != 1:
+        listed = ", ".join(sorted(heads)) or "none"
+        raise MigrationError(
+            f"the migration chain in {script.dir} has {len(heads)} heads ({listed}): keep the chain "
+            "linear, every revision must have exactly one parent. Re-parent the newer revision "
+            "onto the other (edit its down_revision), or merge them with `alembic merge heads`."
+        )
+    return heads[0]
+
+
+assert_single_head = single_head
+
+
+def _versions_hash(ini: Path) -> str:
+    script = ScriptDirectory.from_config(alembic_config(ini))
+    digest = hashlib.sha256()
+    for path in sorted(Path(script.dir).rglob("*.py")):
+        digest.update(str(path.relative_to(script.dir)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def _url_variables(config: HarnessConfig) -> dict[str, str | None]:
+    return {var: None for var, source in config.env_map.items() if source == "postgres"}
+
+
+def upgrade(ini: Path, url: str, variables: dict[str, str | None], revision: str = "head") -> None:
+    """``alembic upgrade`` to *revision* against *url*, with the mapped variables pointing there."""
+    with override_env(dict.fromkeys(variables, url)):
+        command.upgrade(alembic_config(ini, url), revision)
+
+
+def downgrade(
+    ini: Path, url: str, variables: dict[str, str | None], revision: str = "base"
+) -> None:
+    """``alembic downgrade`` to *revision* against *url*."""
+    with override_env(dict.fromkeys(variables, url)):
+        command.downgrade(alembic_config(ini, url), revision)
+
+
+def assert_round_trip(ini: Path, url: str, variables: dict[str, str | None] | None = None) -> None:
+    """Upgrade to head, downgrade to base, upgrade to head again: every ``downgrade()`` works.
+
+    Run it against an empty database of its own (it drops everything the migrations made).
+    """
+    names: dict[str, str | None] = (
+        variables if variables is not None else {"POSTGRES-SUPABASE-URL": None}
+    )
+    for step in (upgrade, downgrade, upgrade):
+        step(ini, url, names)
+
+
+async def ensure_template(resource: PostgresResource, server: Server, config: HarnessConfig) -> str:
+    """Create the migrated template database unless this server already has it; return its name.
+
+    The name carries a hash of the migration scripts, so an edited migration rebuilds it (this
+    matters with reuse) and an unchanged one is never applied twice.
+
+    :raises MigrationError: for two heads or a failing migration, with alembic's message.
+    """
+    assert config.alembic_ini is not None
+    ini = config.alembic_ini
+    head = await anyio.to_thread.run_sync(single_head, ini)
+    name = f"harness_tpl_{_versions_hash(ini)}"
+    if server.extra.get("template") == name:
+        return name
+    url = with_path(server.url, name)
+    await resource.admin_execute(
+        server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+    )
+    try:
+        await anyio.to_thread.run_sync(upgrade, ini, url, _url_variables(config))
+    except Exception as exc:
+        await resource.admin_execute(server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        raise MigrationError(
+            f"`alembic upgrade head` (to {head}) failed with {type(exc).__name__}: {exc}\n"
+            f"Fix the migration, then rerun; check it alone with `alembic -c {ini} upgrade head`."
+        ) from exc
+    return name

@@ -1,0 +1,1 @@
+"""Per-test timeout and leak check (pytest plugin module; being written)."""

@@ -1,0 +1,127 @@
+"""Server processes: start detached in their own process group, recognise them later by PID *and*
+start time (never by name), stop them with a bound.
+
+Servers run in their own session so a Ctrl-C in the terminal reaches pytest, not them: pytest then
+stops them in order. They outlive the pytest process that started them on purpose: under xdist
+the last worker to finish stops them, and after a SIGKILL the next run reaps them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import port_for
+import psutil
+
+__all__ = ["ProcessRecord", "free_port", "server_user", "spawn", "stop_process"]
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """A process identified so that a recycled PID is never mistaken for it."""
+
+    pid: int
+    create_time: float
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessRecord:
+        return cls(pid, psutil.Process(pid).create_time())
+
+    def process(self) -> psutil.Process | None:
+        """The live process, or ``None`` when it is gone (or the PID now belongs to another)."""
+        try:
+            proc = psutil.Process(self.pid)
+            if abs(proc.create_time() - self.create_time) > 0.01:
+                return None
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                proc.wait(timeout=0)  # our own child: reap it
+                return None
+        except (psutil.NoSuchProcess, psutil.TimeoutExpired):
+            return None
+        return proc
+
+    def alive(self) -> bool:
+        return self.process() is not None
+
+
+def free_port() -> int:
+    """A TCP port that nothing listens on right now, from the unassigned range."""
+    return port_for.select_random()
+
+
+def server_user() -> str | None:
+    """The user servers run as: ``None`` (ourselves) unless we are root.
+
+    PostgreSQL refuses to run as root; the other servers do not need root either. Debian's
+    ``postgres`` account exists once the server package is installed, else ``nobody``.
+    """
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return name
+    return None
+
+
+def chown_to(path: Path, user: str | None) -> None:
+    """Give *path* to *user* (no-op when servers run as ourselves)."""
+    if user is None:
+        return
+    entry = pwd.getpwnam(user)
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path,
+    log_path: Path,
+    user: str | None = None,
+) -> tuple[subprocess.Popen[bytes], ProcessRecord]:
+    """Start *argv* detached (own session and process group), output appended to *log_path*."""
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            user=user,
+        )
+    return proc, ProcessRecord.of(proc.pid)
+
+
+def stop_process(
+    record: ProcessRecord, *, sig: int = signal.SIGTERM, timeout: float = 10.0
+) -> bool:
+    """Stop a recorded process and its process group; return whether it had been running.
+
+    Sends *sig* to the process (servers shut down cleanly on it), waits up to *timeout*, then
+    SIGKILLs whatever is left of its process group.
+    """
+    proc = record.process()
+    if proc is None:
+        return False
+    try:
+        proc.send_signal(sig)
+        _, alive = psutil.wait_procs([proc], timeout=timeout)
+    except psutil.NoSuchProcess:
+        alive = []
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(record.pid, signal.SIGKILL)  # leftovers of the group (postgres backends...)
+    if alive:
+        psutil.wait_procs(alive, timeout=5)
+    return True

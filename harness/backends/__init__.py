@@ -1,0 +1,70 @@
+"""How a resource is provided: ``docker`` (testcontainers), ``local`` (binaries), ``external`` (URL).
+
+``auto`` picks per resource: the external URL if set, else Docker if a daemon answers, else local
+binaries, else an error that says what to install or set.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .._config import HarnessConfig
+from .._exceptions import BackendUnavailableError
+from ..resources import Resource
+from ._base import Provider
+from ._docker import DockerProvider, docker_status
+from ._external import ExternalProvider
+from ._local import LocalProvider
+
+__all__ = ["PROVIDERS", "Choice", "Provider", "choose", "docker_status"]
+
+PROVIDERS: dict[str, Provider] = {
+    "docker": DockerProvider(),
+    "local": LocalProvider(),
+    "external": ExternalProvider(),
+}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The backend picked for a resource and the reason, as `harness doctor` shows it."""
+
+    backend: str
+    reason: str
+
+
+def choose(resource: Resource, config: HarnessConfig) -> Choice:
+    """Pick the backend for *resource* under *config* (forced or ``auto``).
+
+    :raises BackendUnavailableError: naming every way to fix it.
+    """
+    forced = config.backend
+    url = os.environ.get(resource.url_env)
+    if forced == "external" or (forced == "auto" and url):
+        if not url:
+            raise BackendUnavailableError(
+                f"the external backend needs {resource.url_env}: export it with the URL of a running "
+                f"{resource.title} ({resource.url_scheme}://user:password@host:port/), or choose "
+                "another backend with --harness-backend."
+            )
+        return Choice("external", f"{resource.url_env} is set")
+    if forced in ("auto", "docker"):
+        available, detail = docker_status()
+        if available:
+            return Choice("docker", f"{detail} answers")
+        if forced == "docker":
+            raise BackendUnavailableError(
+                f"the docker backend was requested for {resource.title} but {detail}. Start the "
+                "Docker daemon, or run with --harness-backend=local (binaries) or =auto."
+            )
+    else:
+        detail = "docker not considered (backend forced)"
+    binaries = resource.find_binaries()
+    if binaries:
+        return Choice("local", "local binaries: " + ", ".join(sorted(binaries.values())))
+    raise BackendUnavailableError(
+        f"cannot provide {resource.title}: {resource.url_env} is not set; {detail}; and its local "
+        f"binaries are not installed. Fix one of them: install them with `{resource.install_hint}`, "
+        f"start Docker, or export {resource.url_env}."
+    )

@@ -1,0 +1,67 @@
+"""The local backend: server binaries run as detached processes, one temp dir and port each."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from .._config import HarnessConfig
+from .._exceptions import BackendUnavailableError
+from .._process import chown_to, free_port, server_user, spawn, stop_process
+from .._readiness import wait_ready
+from ..resources import Resource, Server
+from ._base import OnRecord, Provider
+
+__all__ = ["LocalProvider"]
+
+
+class LocalProvider(Provider):
+    name = "local"
+
+    async def start(self, resource: Resource, config: HarnessConfig, on_record: OnRecord) -> Server:
+        binaries = resource.find_binaries()
+        if binaries is None:
+            raise BackendUnavailableError(
+                f"{resource.title}'s binaries are not installed: run `{resource.install_hint}`."
+            )
+        started = time.monotonic()
+        user = server_user() if resource.name == "postgres" else None
+        base = config.state_dir / "servers"
+        base.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix=f"{resource.name}-", dir=base))
+        chown_to(workdir, user)
+        server = Server(resource=resource.name, backend=self.name, url="", workdir=str(workdir))
+        on_record(server)
+        port, secret = free_port(), secrets.token_urlsafe(18)
+        spec = await resource.prepare_local(binaries, workdir, port, secret, user)
+        log = workdir / "server.log"
+        for argv in spec.helpers:
+            _, helper = spawn(argv, env=spec.env, cwd=workdir, log_path=workdir / "helper.log")
+            server.processes.append(helper)
+            on_record(server)
+        _, main = spawn(spec.argv, env=spec.env, cwd=workdir, log_path=log, user=user)
+        server.processes.insert(0, main)
+        server.url, server.stop_signal, server.extra = spec.url, spec.stop_signal, spec.extra
+        on_record(server)
+        server.version = await wait_ready(
+            lambda: resource.probe(spec.url),
+            what=f"{resource.title} ({spec.argv[0]}, port {port})",
+            timeout=config.startup_timeout,
+            hint=f"its log is {log}; raise harness_startup_timeout if the machine is slow.",
+            process=main,
+            log_path=log,
+        )
+        server.ready_seconds = time.monotonic() - started
+        return server
+
+    def alive(self, server: Server) -> bool:
+        return bool(server.processes) and server.processes[0].alive()
+
+    def stop(self, server: Server) -> None:
+        for index, record in enumerate(server.processes):
+            stop_process(record, sig=server.stop_signal if index == 0 else 15)
+        if server.workdir:
+            shutil.rmtree(server.workdir, ignore_errors=True)

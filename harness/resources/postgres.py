@@ -1,0 +1,140 @@
+"""PostgreSQL: a database per session/worker, cloned from a template that alembic migrated once."""
+
+from __future__ import annotations
+
+import glob
+import shutil
+import signal
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import asyncpg
+
+from .._exceptions import ServerStartError
+from .._process import chown_to
+from ._base import Client, LaunchSpec, Resource, Server
+from ._urls import with_path
+
+if TYPE_CHECKING:
+    from testcontainers.core.container import DockerContainer
+
+    from .._config import HarnessConfig
+
+__all__ = ["PostgresResource"]
+
+USER = "harness"
+
+# Durability off, nothing a test run needs: a crash loses the data, and the run is over anyway.
+TEST_SETTINGS = {
+    "listen_addresses": "127.0.0.1",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "300",
+    "shared_buffers": "64MB",
+    "autovacuum": "off",
+    "log_min_messages": "warning",
+    "jit": "off",
+}
+
+
+class PostgresResource(Resource):
+    name = "postgres"
+    title = "PostgreSQL"
+    image = "postgres:17.4-alpine"
+    install_hint = "apt-get install postgresql  (or set HARNESS_POSTGRES_URL)"
+    url_scheme = "postgresql"
+
+    def find_binaries(self) -> dict[str, str] | None:
+        for directory in [None, *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]:
+            found = {b: shutil.which(b, path=directory) for b in ("initdb", "postgres")}
+            if all(found.values()):
+                return {k: v for k, v in found.items() if v}
+        return None
+
+    async def prepare_local(
+        self, binaries: Mapping[str, str], workdir: Path, port: int, secret: str, user: str | None
+    ) -> LaunchSpec:
+        data = workdir / "data"
+        pwfile = workdir / "pwfile"
+        pwfile.write_text(secret, encoding="utf-8")
+        pwfile.chmod(0o600)
+        chown_to(pwfile, user)
+        argv = [binaries["initdb"], "-D", str(data), "-U", USER, f"--pwfile={pwfile}"]
+        argv += [
+            "--auth=scram-sha-256",
+            "--no-sync",
+            "--no-instructions",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        ]
+        result = await anyio.to_thread.run_sync(
+            lambda: subprocess.run(argv, capture_output=True, text=True, user=user, cwd=workdir)
+        )
+        pwfile.unlink()
+        if result.returncode != 0:
+            raise ServerStartError(f"initdb failed ({result.returncode}):\n{result.stderr.strip()}")
+        settings = {**TEST_SETTINGS, "port": str(port), "unix_socket_directories": str(workdir)}
+        server = [binaries["postgres"], "-D", str(data)]
+        for key, value in settings.items():
+            server += ["-c", f"{key}={value}"]
+        return LaunchSpec(
+            argv=server,
+            url=f"postgresql://{USER}:{secret}@127.0.0.1:{port}/postgres",
+            stop_signal=signal.SIGINT,  # "fast" shutdown: SIGTERM would wait for clients
+        )
+
+    def container(self, image: str, secret: str) -> DockerContainer:
+        from testcontainers.postgres import PostgresContainer
+
+        container = PostgresContainer(
+            image, username=USER, password=secret, dbname="postgres", driver=None
+        )
+        return container.with_command(
+            "postgres "
+            + " ".join(f"-c {k}={v}" for k, v in TEST_SETTINGS.items() if k != "listen_addresses")
+        )
+
+    def container_url(self, container: DockerContainer, secret: str) -> str:
+        host = container.get_container_host_ip()
+        return f"postgresql://{USER}:{secret}@{host}:{container.get_exposed_port(5432)}/postgres"
+
+    async def probe(self, url: str) -> str:
+        conn = await asyncpg.connect(url, timeout=5)
+        try:
+            version: str = await conn.fetchval("SHOW server_version")
+        finally:
+            await conn.close()
+        return f"PostgreSQL {version.split()[0]}"
+
+    async def prepare_server(self, server: Server, config: HarnessConfig) -> None:
+        if config.alembic_ini is not None:
+            from .._migrations import ensure_template
+
+            server.extra["template"] = await ensure_template(self, server, config)
+
+    async def create_namespace(self, server: Server, name: str) -> str:
+        template = server.extra.get("template")
+        sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+        await self.admin_execute(server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', sql)
+        return with_path(server.url, name)
+
+    async def drop_namespace(self, server: Server, name: str) -> None:
+        await self.admin_execute(server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    async def admin_execute(self, url: str, *statements: str) -> None:
+        """Run statements outside a transaction on the server's maintenance database."""
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    async def connect(self, url: str) -> Client:
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=10)
+        return pool, pool.close

@@ -1,0 +1,202 @@
+"""RabbitMQ: a vhost per session/worker on one broker.
+
+A local node runs isolated in its temp dir: own node name, ports, mnesia, logs, cookie (HOME) and
+its own epmd on a private port, started (and stopped) by the harness so none is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote, urlsplit
+
+import aio_pika
+import anyio
+import httpx
+
+from .._exceptions import HarnessError
+from .._process import free_port
+from ._base import Client, LaunchSpec, Resource, Server
+from ._urls import with_path
+
+if TYPE_CHECKING:
+    from testcontainers.core.container import DockerContainer
+
+__all__ = ["RabbitMQResource"]
+
+USER = "harness"
+SBIN = "/usr/lib/rabbitmq/bin"  # runs as the calling user (/usr/sbin's wrapper switches users)
+
+
+class RabbitMQResource(Resource):
+    name = "rabbitmq"
+    title = "RabbitMQ"
+    image = "rabbitmq:3.13-alpine"
+    install_hint = "apt-get install rabbitmq-server  (or set HARNESS_RABBITMQ_URL)"
+    url_scheme = "amqp"
+
+    def find_binaries(self) -> dict[str, str] | None:
+        search = f"{SBIN}{os.pathsep}{os.environ.get('PATH', '')}"
+        found = {
+            b: shutil.which(b, path=search) for b in ("rabbitmq-server", "rabbitmqctl", "epmd")
+        }
+        if not all(found.values()):
+            return None
+        return {k: v for k, v in found.items() if v}
+
+    async def prepare_local(
+        self, binaries: Mapping[str, str], workdir: Path, port: int, secret: str, user: str | None
+    ) -> LaunchSpec:
+        dist_port, epmd_port = free_port(), free_port()
+        node = f"harness-{port}@localhost"
+        (workdir / "rabbitmq.conf").write_text(
+            f"listeners.tcp.1 = 127.0.0.1:{port}\n"
+            f"default_user = {USER}\ndefault_pass = {secret}\n"
+            "loopback_users = none\n"
+            "log.console = true\nlog.console.level = warning\nlog.file = false\n",
+            encoding="utf-8",
+        )
+        (workdir / "enabled_plugins").write_text("[].\n", encoding="utf-8")
+        env = {
+            **node_env(workdir, node, epmd_port),
+            "RABBITMQ_NODE_PORT": str(port),
+            "RABBITMQ_DIST_PORT": str(dist_port),
+            "RABBITMQ_MNESIA_BASE": str(workdir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(workdir / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(workdir / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(workdir / "rabbitmq"),
+            "RABBITMQ_PID_FILE": str(workdir / "rabbitmq.pid"),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+        }
+        return LaunchSpec(
+            argv=[binaries["rabbitmq-server"]],
+            env=env,
+            url=f"amqp://{USER}:{secret}@127.0.0.1:{port}/",
+            extra={
+                "node": node,
+                "epmd_port": str(epmd_port),
+                "rabbitmqctl": binaries["rabbitmqctl"],
+            },
+            helpers=[[binaries["epmd"], "-port", str(epmd_port), "-address", "127.0.0.1"]],
+        )
+
+    def container(self, image: str, secret: str) -> DockerContainer:
+        from testcontainers.rabbitmq import RabbitMqContainer
+
+        return RabbitMqContainer(image, username=USER, password=secret)
+
+    def container_url(self, container: DockerContainer, secret: str) -> str:
+        host = container.get_container_host_ip()
+        return f"amqp://{USER}:{secret}@{host}:{container.get_exposed_port(5672)}/"
+
+    async def probe(self, url: str) -> str:
+        connection = await aio_pika.connect(url, timeout=5)
+        try:
+            props = (
+                connection.transport.connection.server_properties if connection.transport else {}
+            )
+            version = props.get("version", "")
+        finally:
+            await connection.close()
+        return f"RabbitMQ {version.decode() if isinstance(version, bytes) else version}"
+
+    async def create_namespace(self, server: Server, name: str) -> str:
+        user = unquote(urlsplit(server.url).username or USER)
+        await self._admin(
+            server, ["add_vhost", name], ["set_permissions", "-p", name, user, ".*", ".*", ".*"]
+        )
+        return with_path(server.url, name)
+
+    async def drop_namespace(self, server: Server, name: str) -> None:
+        await self._admin(server, ["delete_vhost", name], ok_missing=True)
+
+    async def _admin(self, server: Server, *commands: list[str], ok_missing: bool = False) -> None:
+        """vhost administration: rabbitmqctl for a local node or a container, HTTP API otherwise."""
+        if server.backend == "local":
+            for command in commands:
+                await _rabbitmqctl(server, command, ok_missing=ok_missing)
+        elif server.backend == "docker":
+            for command in commands:
+                await _docker_rabbitmqctl(server, command, ok_missing=ok_missing)
+        else:
+            await _management_api(server, commands, ok_missing=ok_missing)
+
+    async def connect(self, url: str) -> Client:
+        connection = await aio_pika.connect_robust(url, timeout=10)
+        channel = await connection.channel()
+
+        async def close() -> None:
+            await connection.close()
+
+        return channel, close
+
+
+def node_env(workdir: Path, node: str, epmd_port: int) -> dict[str, str]:
+    """What a node and its rabbitmqctl share: name, cookie location, private epmd."""
+    return {
+        **os.environ,
+        "HOME": str(workdir),
+        "RABBITMQ_NODENAME": node,
+        "ERL_EPMD_PORT": str(epmd_port),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+    }
+
+
+async def _rabbitmqctl(server: Server, command: list[str], *, ok_missing: bool) -> None:
+    assert server.workdir is not None
+    env = node_env(Path(server.workdir), server.extra["node"], int(server.extra["epmd_port"]))
+    argv = [server.extra["rabbitmqctl"], "-n", server.extra["node"], "-q", *command]
+    result = await anyio.to_thread.run_sync(
+        lambda: subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    )
+    _check(command, result.returncode, result.stdout + result.stderr, ok_missing)
+
+
+async def _docker_rabbitmqctl(server: Server, command: list[str], *, ok_missing: bool) -> None:
+    import docker
+
+    container = docker.from_env().containers.get(server.container_id)
+    code, output = await anyio.to_thread.run_sync(
+        lambda: container.exec_run(["rabbitmqctl", "-q", *command])
+    )
+    _check(command, code, output.decode(errors="replace"), ok_missing)
+
+
+def _check(command: list[str], code: int, output: str, ok_missing: bool) -> None:
+    missing = "not found" in output.lower() or "does not exist" in output.lower()
+    if code != 0 and not (ok_missing and missing):
+        raise HarnessError(f"rabbitmqctl {' '.join(command)} failed ({code}): {output.strip()}")
+
+
+async def _management_api(
+    server: Server, commands: tuple[list[str], ...], *, ok_missing: bool
+) -> None:
+    """An external broker: its management HTTP API (``HARNESS_RABBITMQ_MANAGEMENT_URL`` or port 15672)."""
+    parts = urlsplit(server.url)
+    base = os.environ.get("HARNESS_RABBITMQ_MANAGEMENT_URL") or f"http://{parts.hostname}:15672"
+    auth = (unquote(parts.username or ""), unquote(parts.password or ""))
+    async with httpx.AsyncClient(base_url=base, auth=auth, timeout=10) as http:
+        for command in commands:
+            vhost = quote(command[-1] if command[0] != "set_permissions" else command[2], safe="")
+            if command[0] == "add_vhost":
+                response = await http.put(f"/api/vhosts/{vhost}")
+            elif command[0] == "set_permissions":
+                body = {"configure": ".*", "write": ".*", "read": ".*"}
+                response = await http.put(
+                    f"/api/permissions/{vhost}/{quote(auth[0], safe='')}", json=body
+                )
+            else:
+                response = await http.delete(f"/api/vhosts/{vhost}")
+            if response.status_code == 404 and ok_missing:
+                continue
+            if response.is_error:
+                raise HarnessError(
+                    f"RabbitMQ management API {response.request.method} {response.request.url.path} "
+                    f"answered {response.status_code}: {response.text[:200]}. The external backend "
+                    "needs the management plugin; set HARNESS_RABBITMQ_MANAGEMENT_URL if it is not "
+                    f"at {base}."
+                )
