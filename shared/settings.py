@@ -7,7 +7,7 @@ field maps its hyphenated name explicitly through ``validation_alias``.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .exceptions import MissingSettingError
@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     tracking_latest_ttl_seconds: int = Field(
         3600, validation_alias="TRACKING-LATEST-TTL-SECONDS", gt=0
     )
+
+    @model_validator(mode="after")
+    def _hmac_secret_long_enough(self) -> Settings:
+        """RFC 7518 3.2: an HMAC key shorter than the hash is guessable; refuse to start with one."""
+        minimum = {"HS256": 32, "HS384": 48, "HS512": 64}.get(self.jwt_algorithm)
+        if minimum and len(self.jwt_secret_key.encode()) < minimum:
+            raise ValueError(
+                f"JWT-SECRET-KEY is {len(self.jwt_secret_key.encode())} bytes; {self.jwt_algorithm} "
+                f"needs at least {minimum} (RFC 7518 section 3.2). Use a longer random secret."
+            )
+        return self
 
     def require(self, field: str) -> str:
         """Return a connection URL that this service cannot start without.

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import anyio.to_thread
 import bcrypt
 from fastapi import APIRouter, HTTPException, status
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from shared.auth import issue_access_token
 
@@ -16,10 +16,16 @@ from ..deps import CurrentUserId, LoginLimiterDep, PoolDep, SettingsDep
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
+
+def _normalise_email(value: object) -> object:
+    """Emails are stored lower-case; users type them however they like."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 NormalisedEmail = Annotated[
     str,
+    BeforeValidator(_normalise_email),
     Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"),
-    AfterValidator(lambda email: email.strip().lower()),
 ]
 
 
