@@ -13,12 +13,20 @@ from ._exceptions import (
     CleanupTimeoutError,
     EnvFileError,
     HarnessError,
+    LeakError,
+    LeakWarning,
+    LifespanError,
+    MessageNotReceivedError,
     MigrationError,
     ResourceNotStartedError,
     ServerDiedError,
     ServerStartError,
+    TimeLimitExceededError,
+    UnexpectedMessageError,
 )
+from ._messaging import Inbox, Message, listen, publish
 from ._seeding import Seed, seed, seeded
+from ._seeds import mongo_document, postgres_row, rabbitmq_queue, redis_key
 from ._waiting import eventually
 
 __all__ = [
@@ -26,18 +34,32 @@ __all__ = [
     "CleanupTimeoutError",
     "EnvFileError",
     "HarnessError",
+    "Inbox",
+    "LeakError",
+    "LeakWarning",
+    "LifespanError",
+    "Message",
+    "MessageNotReceivedError",
     "MigrationError",
     "ResourceNotStartedError",
     "Seed",
     "ServerDiedError",
     "ServerStartError",
+    "TimeLimitExceededError",
+    "UnexpectedMessageError",
     "app_client",
     "eventually",
+    "listen",
     "mongo",
+    "mongo_document",
     "override_env",
     "postgres",
+    "postgres_row",
+    "publish",
     "rabbitmq",
+    "rabbitmq_queue",
     "redis",
+    "redis_key",
     "seed",
     "seeded",
 ]

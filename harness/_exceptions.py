@@ -12,6 +12,7 @@ __all__ = [
     "EnvFileError",
     "HarnessError",
     "LeakError",
+    "LeakWarning",
     "LifespanError",
     "MessageNotReceivedError",
     "MigrationError",
@@ -76,3 +77,7 @@ class TimeLimitExceededError(HarnessError, TimeoutError):
 
 class LeakError(HarnessError, AssertionError):
     """Raised after a test that left rows, documents or keys behind in a store."""
+
+
+class LeakWarning(UserWarning):
+    """Issued instead of :class:`LeakError` when the leak check mode is ``warn``."""
