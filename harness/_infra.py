@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -23,12 +24,12 @@ from . import _accessors
 from ._config import HarnessConfig
 from ._exceptions import HarnessError, ServerDiedError, ServerStartError
 from ._readiness import log_tail, wait_ready
-from ._state import RunRecord, RunState, my_lease, reap_orphans
+from ._state import RunRecord, RunState, new_lease, reap_orphans
 from .backends import PROVIDERS, choose
 from .resources import REGISTRY, Server
 from .resources._urls import address
 
-__all__ = ["Infrastructure", "StartLine", "run_key"]
+__all__ = ["Infrastructure", "StartLine", "reap", "run_key"]
 
 CLOSE_TIMEOUT = 15.0
 logger = logging.getLogger("harness")
@@ -57,6 +58,9 @@ class StartLine:
 def run_key(config: HarnessConfig) -> str:
     """Which run record this process joins: one per project when reusing, one per xdist run
     (its workers share ``PYTEST_XDIST_TESTRUNUID``), else one per process."""
+    explicit = os.environ.get("HARNESS_RUN_KEY")
+    if explicit:
+        return explicit  # join an existing run (the harness's own tests run inner pytests so)
     if config.reuse:
         return "reuse-" + hashlib.sha1(str(config.rootdir.resolve()).encode()).hexdigest()[:10]
     return os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
@@ -66,7 +70,12 @@ class Infrastructure:
     """This process's view of the run's servers, its namespaces and its clients."""
 
     def __init__(
-        self, config: HarnessConfig, *, key: str | None = None, worker: str | None = None
+        self,
+        config: HarnessConfig,
+        *,
+        key: str | None = None,
+        worker: str | None = None,
+        publish: bool = True,
     ) -> None:
         self.config = config
         self.record = RunRecord(config.state_dir, key or run_key(config))
@@ -74,10 +83,13 @@ class Infrastructure:
         self.servers: dict[str, Server] = {}
         self.urls: dict[str, str] = {}
         """Namespace URL per resource: this process's database / vhost / index."""
-        self.reaped: list[str] = []
+        self.clients: dict[str, Any] = {}
+        """The harness's own client per resource (published to ``harness.postgres()`` etc.)."""
+        self._publish = publish
         self._namespaces: dict[str, str] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._leased = False
+        self._lease, self._lease_ctime = new_lease()
 
     # -- start ---------------------------------------------------------------------------------
     async def start(self, needed: Collection[str]) -> list[StartLine]:
@@ -91,10 +103,14 @@ class Infrastructure:
                 raise ServerStartError(
                     f"another worker of this run could not start the servers:\n{state.failure}"
                 )
-            self.reaped = await anyio.to_thread.run_sync(self._reap)
-            lines = await self._ensure_servers(state, names)
-            pid, ctime = my_lease()
-            state.leases[pid] = ctime
+            try:
+                lines = await self._ensure_servers(state, names)
+            except HarnessError as exc:
+                if os.environ.get("PYTEST_XDIST_WORKER"):  # the other workers fail fast with it
+                    state.failure = str(exc)
+                    self.record.save(state)
+                raise
+            state.leases[self._lease] = self._lease_ctime
             state.reuse = self.config.reuse
             self.record.save(state)
             self._leased = True
@@ -191,16 +207,18 @@ class Infrastructure:
             url = await resource.create_namespace(server, namespace)
             client, close = await resource.connect(url)
             self._closers.append(close)
-            _accessors._set_client(name, client)
+            self.clients[name] = client
+            if self._publish:
+                _accessors._set_client(name, client)
             self.urls[name] = url
 
         async with anyio.create_task_group() as group:
             for name in names:
                 group.start_soon(open_one, name)
         async with self._locked() as state:
-            pid, _ = my_lease()
             state.namespaces += [
-                {"resource": r, "name": n, "pid": pid} for r, n in self._namespaces.items()
+                {"resource": r, "name": n, "lease": self._lease}
+                for r, n in self._namespaces.items()
             ]
             self.record.save(state)
 
@@ -235,7 +253,9 @@ class Infrastructure:
                     await _logged(close(), "closing a client")
             self._closers.clear()
             for name in list(self._namespaces):
-                _accessors._clear_client(name)
+                self.clients.pop(name, None)
+                if self._publish:
+                    _accessors._clear_client(name)
                 server = self.servers.get(name)
                 if server is not None and PROVIDERS[server.backend].alive(server):
                     with anyio.move_on_after(CLOSE_TIMEOUT):
@@ -246,9 +266,8 @@ class Infrastructure:
                     await anyio.to_thread.run_sync(self._release, state)
 
     def _release(self, state: RunState) -> None:
-        pid, _ = my_lease()
-        state.leases.pop(pid, None)
-        state.namespaces = [n for n in state.namespaces if n.get("pid") != pid]
+        state.leases.pop(self._lease, None)
+        state.namespaces = [n for n in state.namespaces if n.get("lease") != self._lease]
         self._leased = False
         self._namespaces.clear()
         if state.reuse or state.live_leases():
@@ -257,14 +276,6 @@ class Infrastructure:
         for server in state.servers.values():
             PROVIDERS[server.backend].stop(server)
         self.record.remove()
-
-    def _reap(self) -> list[str]:
-        return reap_orphans(
-            self.config.state_dir,
-            skip=self.record.key,
-            stop=lambda s: PROVIDERS[s.backend].stop(s),
-            alive=lambda s: PROVIDERS[s.backend].alive(s),
-        )
 
     @asynccontextmanager
     async def _locked(self) -> AsyncIterator[RunState]:
@@ -290,6 +301,16 @@ class Infrastructure:
             server.ready_seconds,
             how,
         )
+
+
+def reap(config: HarnessConfig, skip: str = "") -> list[str]:
+    """Reap orphaned runs under *config*'s state dir; return what was stopped."""
+    return reap_orphans(
+        config.state_dir,
+        skip=skip,
+        stop=lambda s: PROVIDERS[s.backend].stop(s),
+        alive=lambda s: PROVIDERS[s.backend].alive(s),
+    )
 
 
 async def _logged(step: Awaitable[None], what: str) -> None:

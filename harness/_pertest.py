@@ -1,1 +1,337 @@
-"""Per-test timeout and leak check (pytest plugin module; being written)."""
+"""Per-test checks (a pytest plugin module): a time limit on every anyio test, and a leak check
+that compares the stores before and after each test.
+
+Options (each an ini key, a CLI flag and a ``HARNESS_*`` variable; CLI wins, then env, then ini):
+``harness_timeout`` (seconds, 0 = no limit), ``harness_leak_check`` (``fail``/``warn``/``off``),
+``harness_cleanup_timeout`` (seconds a seed's cleanup may take). Markers
+``@pytest.mark.harness_timeout(seconds)`` and ``@pytest.mark.harness_leak_check(mode)`` override
+them for one test (or a module / class, through ``pytestmark``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, cast, get_args
+
+import anyio
+import pytest
+
+from . import _accessors
+from ._exceptions import LeakError, LeakWarning, TimeLimitExceededError
+from ._seeding import DEFAULT_CLEANUP_TIMEOUT, set_default_cleanup_timeout
+
+__all__ = ["LeakMode", "PerTestOptions", "count_rows", "snapshot"]
+
+LeakMode = Literal["fail", "warn", "off"]
+LEAK_MODES: tuple[LeakMode, ...] = get_args(LeakMode)
+DEFAULT_TIMEOUT = 300.0
+
+_OPTIONS_KEY = pytest.StashKey["PerTestOptions"]()
+
+
+# --------------------------------------------------------------------------------------------
+# options and markers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PerTestOptions:
+    """The per-test settings of this run, read once from CLI, environment and ini."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    leak_check: LeakMode = "fail"
+    cleanup_timeout: float = DEFAULT_CLEANUP_TIMEOUT
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness")
+    group.addoption(
+        "--harness-timeout",
+        metavar="SECONDS",
+        help=f"time limit of each anyio test, 0 for none (default {DEFAULT_TIMEOUT:g}); "
+        "a test overrides it with @pytest.mark.harness_timeout(seconds)",
+    )
+    parser.addini("harness_timeout", "time limit of each anyio test in seconds, 0 for none")
+    group.addoption(
+        "--harness-leak-check",
+        choices=LEAK_MODES,
+        help="after each test, fail (default), warn or do nothing (off) when it left rows, "
+        "documents or keys behind; a test overrides it with @pytest.mark.harness_leak_check",
+    )
+    parser.addini("harness_leak_check", "leak check mode: fail (default), warn or off")
+    group.addoption(
+        "--harness-cleanup-timeout",
+        metavar="SECONDS",
+        help=f"seconds a seed's cleanup may take (default {DEFAULT_CLEANUP_TIMEOUT:g})",
+    )
+    parser.addini("harness_cleanup_timeout", "seconds a seed's cleanup may take")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "harness_timeout(seconds): time limit of this test, overriding harness_timeout "
+        "(0 for none)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "harness_leak_check(mode): leak check of this test: 'fail', 'warn' or 'off'",
+    )
+    options = read_options(config)
+    config.stash[_OPTIONS_KEY] = options
+    set_default_cleanup_timeout(options.cleanup_timeout)
+
+
+def read_options(config: pytest.Config) -> PerTestOptions:
+    """Read the per-test options; a bad value stops the run at once with the fix.
+
+    :raises pytest.UsageError: naming the option and what it accepts.
+    """
+
+    def raw(name: str) -> Any:
+        cli = config.getoption(f"--harness-{name.replace('_', '-')}")
+        env = os.environ.get(f"HARNESS_{name.upper()}")
+        return next((v for v in (cli, env, config.getini(f"harness_{name}")) if v), None)
+
+    leak = raw("leak_check") or "fail"
+    if leak not in LEAK_MODES:
+        raise pytest.UsageError(
+            f"harness_leak_check is {leak!r}; use one of {', '.join(LEAK_MODES)}."
+        )
+    return PerTestOptions(
+        timeout=_seconds("harness_timeout", raw("timeout"), DEFAULT_TIMEOUT),
+        leak_check=cast(LeakMode, leak),
+        cleanup_timeout=_seconds(
+            "harness_cleanup_timeout", raw("cleanup_timeout"), DEFAULT_CLEANUP_TIMEOUT
+        ),
+    )
+
+
+def _seconds(name: str, value: object, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        seconds = float(cast(Any, value))
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise pytest.UsageError(f"{name} is {value!r}; give a number of seconds (0 for none).")
+    return seconds
+
+
+def _marker_arg(item: pytest.Item, name: str) -> object:
+    marker = item.get_closest_marker(name)
+    if marker is None:
+        return None
+    if len(marker.args) != 1 or marker.kwargs:
+        raise pytest.UsageError(f"{item.nodeid}: use @pytest.mark.{name}(value), one argument.")
+    return marker.args[0]
+
+
+def _timeout_of(item: pytest.Item) -> float:
+    value = _marker_arg(item, "harness_timeout")
+    if value is None:
+        return item.config.stash[_OPTIONS_KEY].timeout
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise pytest.UsageError(
+            f"{item.nodeid}: harness_timeout({value!r}) needs a number of seconds (0 for none)."
+        )
+    return float(value)
+
+
+def _leak_mode_of(item: pytest.Item) -> LeakMode:
+    value = _marker_arg(item, "harness_leak_check")
+    if value is None:
+        return item.config.stash[_OPTIONS_KEY].leak_check
+    if value not in LEAK_MODES:
+        raise pytest.UsageError(
+            f"{item.nodeid}: harness_leak_check({value!r}) must be one of {', '.join(LEAK_MODES)}."
+        )
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# per-test time limit: the test coroutine runs inside a cancel scope with a deadline
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    original = pyfuncitem.obj
+    limit = _timeout_of(pyfuncitem)
+    is_anyio = "anyio_backend" in pyfuncitem.funcargs
+    if not (is_anyio and limit and inspect.iscoroutinefunction(original)):
+        return (yield)
+    pyfuncitem.obj = _time_limited(original, limit, pyfuncitem.name)
+    try:
+        return (yield)
+    finally:
+        pyfuncitem.obj = original
+
+
+def _time_limited(
+    test: Callable[..., Awaitable[object]], limit: float, name: str
+) -> Callable[..., Awaitable[None]]:
+    hint = (
+        "Its seeds and clients were cleaned up. Change the limit with "
+        "@pytest.mark.harness_timeout(seconds) on the test, or harness_timeout (ini) / "
+        "--harness-timeout for the run; 0 means no limit."
+    )
+
+    @functools.wraps(test)
+    async def run(**kwargs: Any) -> None:
+        with anyio.CancelScope(deadline=anyio.current_time() + limit) as scope:
+            try:
+                await test(**kwargs)
+            except BaseException as exc:
+                if scope.cancel_called and not isinstance(exc, anyio.get_cancelled_exc_class()):
+                    exc.add_note(f"{name} had exceeded its time limit of {limit:g} s. {hint}")
+                raise
+        if scope.cancelled_caught:
+            raise TimeLimitExceededError(
+                f"{name} exceeded its time limit of {limit:g} s and was cancelled. {hint}"
+            )
+
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# leak check: count what the stores hold before and after each anyio test
+# --------------------------------------------------------------------------------------------
+
+Counts = dict[tuple[str, str], int]
+"""(store, table / collection / "keys") -> rows, documents or keys."""
+
+_POSTGRES_COUNTS = r"""
+SELECT format('%I.%I', n.nspname, c.relname) AS name,
+       (xpath('/row/n/text()', query_to_xml(
+           format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname), false, true, ''
+       )))[1]::text::bigint AS n
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> 'alembic_version'
+  AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
+"""
+
+
+async def count_rows() -> Counts:
+    """Rows per user table of this session's PostgreSQL database, in one round trip."""
+    rows = await _accessors.postgres().fetch(_POSTGRES_COUNTS)
+    return {("postgres", row["name"]): row["n"] for row in rows}
+
+
+async def _count_documents() -> Counts:
+    database = _accessors.mongo()
+    counts: Counts = {}
+
+    async def count(name: str) -> None:
+        counts[("mongo", name)] = await database[name].estimated_document_count()
+
+    async with anyio.create_task_group() as group:
+        for name in await database.list_collection_names():
+            if not name.startswith("system."):
+                group.start_soon(count, name)
+    return counts
+
+
+async def _count_keys() -> Counts:
+    return {("redis", "keys"): int(await _accessors.redis().dbsize())}
+
+
+_COUNTERS: Mapping[str, Callable[[], Awaitable[Counts]]] = {
+    "postgres": count_rows,
+    "mongo": _count_documents,
+    "redis": _count_keys,
+}
+
+
+async def snapshot(stores: frozenset[str]) -> Counts:
+    """Count what each of *stores* holds, all stores concurrently."""
+    counts: Counts = {}
+
+    async def collect(counter: Callable[[], Awaitable[Counts]]) -> None:
+        counts.update(await counter())
+
+    async with anyio.create_task_group() as group:
+        for store in sorted(stores & _COUNTERS.keys()):
+            group.start_soon(collect, _COUNTERS[store])
+    return counts
+
+
+def _leaks(before: Counts, after: Counts) -> dict[tuple[str, str], tuple[int, int]]:
+    return {
+        key: (before.get(key, 0), count)
+        for key, count in sorted(after.items())
+        if count > before.get(key, 0)
+    }
+
+
+_UNITS = {"postgres": ("table", "row"), "mongo": ("collection", "document")}
+
+
+async def _describe_leaks(leaks: dict[tuple[str, str], tuple[int, int]]) -> str:
+    lines = []
+    for (store, name), (was, now) in leaks.items():
+        left = now - was
+        if store == "redis":
+            sample = [key async for key in _accessors.redis().scan_iter(count=100)][:10]
+            shown = ", ".join(k.decode() if isinstance(k, bytes) else str(k) for k in sample)
+            lines.append(
+                f"  redis: {left} key{'s' * (left != 1)} left ({was} before, {now} after); "
+                f"keys now: {shown}"
+            )
+            continue
+        kind, unit = _UNITS[store]
+        lines.append(
+            f"  {store} {kind} {name}: {left} {unit}{'s' * (left != 1)} left "
+            f"({was} before, {now} after)"
+        )
+    return "\n".join(lines)
+
+
+_LEAK_HINT = (
+    "Create test data with @seed / seeded(...) so it is deleted however the test ends, or "
+    "delete what the action under test created. If the data is meant to stay, mark the test "
+    "@pytest.mark.harness_leak_check('off') (or 'warn')."
+)
+
+
+@pytest.fixture(autouse=True)
+def _harness_leak_check(request: pytest.FixtureRequest) -> None:
+    """Run the leak check around every anyio test that has a store started."""
+    if "anyio_backend" not in request.fixturenames or not _stores_to_check():
+        return
+    if _leak_mode_of(request.node) != "off":
+        request.getfixturevalue("_harness_leak_guard")
+
+
+def _stores_to_check() -> frozenset[str]:
+    return _accessors.started() & _COUNTERS.keys()
+
+
+@pytest.fixture
+async def _harness_leak_guard(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    stores = _stores_to_check()
+    before = await snapshot(stores)
+    yield
+    leaks = _leaks(before, await snapshot(stores))
+    if not leaks:
+        return
+    message = f"{request.node.name} left data behind:\n{await _describe_leaks(leaks)}\n{_LEAK_HINT}"
+    if _leak_mode_of(request.node) == "warn":
+        warnings.warn(LeakWarning(message), stacklevel=1)
+    else:
+        raise LeakError(message)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_report_header(config: pytest.Config) -> str | None:
+    options = config.stash.get(_OPTIONS_KEY, None)
+    if options is None:
+        return None
+    limit = f"{options.timeout:g} s" if options.timeout else "none"
+    return f"harness: per-test time limit {limit}, leak check {options.leak_check}"

@@ -22,6 +22,10 @@ import psutil
 
 __all__ = ["ProcessRecord", "free_port", "server_user", "spawn", "stop_process"]
 
+_children: dict[int, subprocess.Popen[bytes]] = {}
+"""Servers this process started: kept so Python does not warn that they outlive their Popen,
+and so that stopping one also reaps it (no zombie)."""
+
 
 @dataclass(frozen=True)
 class ProcessRecord:
@@ -101,6 +105,7 @@ def spawn(
             start_new_session=True,
             user=user,
         )
+    _children[proc.pid] = proc
     return proc, ProcessRecord.of(proc.pid)
 
 
@@ -112,8 +117,11 @@ def stop_process(
     Sends *sig* to the process (servers shut down cleanly on it), waits up to *timeout*, then
     SIGKILLs whatever is left of its process group.
     """
+    child = _children.pop(record.pid, None)
     proc = record.process()
     if proc is None:
+        if child is not None:
+            child.poll()  # it died on its own: collect its exit status
         return False
     try:
         proc.send_signal(sig)
@@ -124,4 +132,6 @@ def stop_process(
         os.killpg(record.pid, signal.SIGKILL)  # leftovers of the group (postgres backends...)
     if alive:
         psutil.wait_procs(alive, timeout=5)
+    if child is not None:
+        child.wait(timeout=5)
     return True

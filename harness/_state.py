@@ -37,7 +37,9 @@ class RunState:
     failure: str | None = None
 
     def live_leases(self) -> list[str]:
-        return [pid for pid, ctime in self.leases.items() if ProcessRecord(int(pid), ctime).alive()]
+        return [
+            key for key, ctime in self.leases.items() if ProcessRecord(_pid(key), ctime).alive()
+        ]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,9 +89,13 @@ class RunRecord:
         self.path.unlink(missing_ok=True)
 
 
-def my_lease() -> tuple[str, float]:
-    """This process's lease key and start time."""
-    return str(os.getpid()), psutil.Process().create_time()
+def new_lease() -> tuple[str, float]:
+    """A lease key (``<pid>:<token>``: one process may hold several) and the process start time."""
+    return f"{os.getpid()}:{os.urandom(3).hex()}", psutil.Process().create_time()
+
+
+def _pid(lease: str) -> int:
+    return int(lease.partition(":")[0])
 
 
 @contextmanager

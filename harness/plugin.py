@@ -17,7 +17,7 @@ import pytest
 from ._config import OPTIONS, HarnessConfig, Option, parse_config
 from ._env import apply_env, load_env_file, resolve_env_map
 from ._exceptions import EnvFileError, HarnessError
-from ._infra import Infrastructure
+from ._infra import Infrastructure, reap
 from .resources import REGISTRY, Resource
 
 pytest_plugins = ["harness._pertest"]
@@ -92,6 +92,14 @@ def _stop_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, interrupt)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Reap the servers of runs that were killed (SIGKILL, OOM) before they could stop them."""
+    if hasattr(session.config, "workerinput"):
+        return  # the xdist controller (or a plain run) does it once
+    reaped = reap(session.config.stash[CONFIG_KEY])
+    _report(session.config, [f"harness: reaped {what}" for what in reaped])
+
+
 # -- which resources the selected tests need ------------------------------------------------------
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
@@ -120,9 +128,7 @@ async def harness_infra(
     except HarnessError as exc:
         pytest.exit(f"harness could not start the test infrastructure:\n{exc}", returncode=3)
     config.stash[INFRA_KEY] = infra
-    _report(
-        config, [line.render() for line in lines] + [f"harness: reaped {r}" for r in infra.reaped]
-    )
+    _report(config, [line.render() for line in lines])
     try:
         yield infra
     finally:

@@ -66,10 +66,10 @@ class DockerProvider(Provider):
         from testcontainers.core.config import testcontainers_config
 
         testcontainers_config.ryuk_disabled = True
-        started = time.monotonic()
+        started, wall = time.monotonic(), time.time()
         secret = secrets.token_urlsafe(18)
         container = configure_container(resource, config, secret)
-        server = Server(resource=resource.name, backend=self.name, url="")
+        server = Server(resource=resource.name, backend=self.name, url="", started_at=wall)
         await anyio.to_thread.run_sync(container.start)
         wrapped = container.get_wrapped_container()
         server.container_id = wrapped.id

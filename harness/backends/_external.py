@@ -21,7 +21,7 @@ class ExternalProvider(Provider):
 
     async def start(self, resource: Resource, config: HarnessConfig, on_record: OnRecord) -> Server:
         url = os.environ[resource.url_env]
-        started = time.monotonic()
+        started, wall = time.monotonic(), time.time()
         version = await wait_ready(
             lambda: resource.probe(url),
             what=f"{resource.title} at {resource.url_env}",
@@ -34,6 +34,7 @@ class ExternalProvider(Provider):
             backend=self.name,
             url=url,
             version=version,
+            started_at=wall,
             ready_seconds=time.monotonic() - started,
         )
 

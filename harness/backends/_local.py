@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -18,6 +19,19 @@ from ._base import OnRecord, Provider
 __all__ = ["LocalProvider"]
 
 
+def _servers_dir(config: HarnessConfig, user: str | None) -> Path:
+    """Where server temp dirs go: under the state dir, unless the server runs as another user
+    (PostgreSQL under root), who may not be able to traverse it: then a world-traversable
+    (0711) dir of ours in the system temp dir."""
+    base = config.state_dir / "servers"
+    if user is not None:
+        base = Path(tempfile.gettempdir()) / f"harness-{os.getuid()}-servers"
+    base.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        base.chmod(0o711)
+    return base
+
+
 class LocalProvider(Provider):
     name = "local"
 
@@ -27,13 +41,14 @@ class LocalProvider(Provider):
             raise BackendUnavailableError(
                 f"{resource.title}'s binaries are not installed: run `{resource.install_hint}`."
             )
-        started = time.monotonic()
+        started, wall = time.monotonic(), time.time()
         user = server_user() if resource.name == "postgres" else None
-        base = config.state_dir / "servers"
-        base.mkdir(parents=True, exist_ok=True)
+        base = _servers_dir(config, user)
         workdir = Path(tempfile.mkdtemp(prefix=f"{resource.name}-", dir=base))
         chown_to(workdir, user)
-        server = Server(resource=resource.name, backend=self.name, url="", workdir=str(workdir))
+        server = Server(
+            resource=resource.name, backend=self.name, url="", workdir=str(workdir), started_at=wall
+        )
         on_record(server)
         port, secret = free_port(), secrets.token_urlsafe(18)
         spec = await resource.prepare_local(binaries, workdir, port, secret, user)

@@ -40,6 +40,8 @@ class Server:
     container_id: str | None = None
     stop_signal: int = signal.SIGTERM
     extra: dict[str, str] = field(default_factory=dict)
+    started_at: float = 0.0
+    """Wall-clock time the start began (``time.time()``)."""
     ready_seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:

@@ -94,6 +94,10 @@ class RabbitMQResource(Resource):
         return f"amqp://{USER}:{secret}@{host}:{container.get_exposed_port(5672)}/"
 
     async def probe(self, url: str) -> str:
+        parts = urlsplit(url)
+        # A plain TCP connect first: while the port is closed, aiormq would log an ERROR per try.
+        stream = await anyio.connect_tcp(parts.hostname or "127.0.0.1", parts.port or 5672)
+        await stream.aclose()
         connection = await aio_pika.connect(url, timeout=5)
         try:
             props = (

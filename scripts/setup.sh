@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# One idempotent setup: Python dependencies, then (unless a Docker daemon answers) the local
+# server binaries: Debian's postgresql, redis-server, rabbitmq-server, and FerretDB (built once
+# with Go, cached). A second run checks and skips everything: it takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+say() { printf 'setup: %s\n' "$*"; }
+
+# -- Python dependencies ------------------------------------------------------------------------
+stamp_dir=$("$PYTHON" -c 'import sys, sysconfig; print(sysconfig.get_paths()["purelib"])')
+stamp="$stamp_dir/.harness-setup-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ -f "$stamp" ] && "$PYTHON" -c 'import harness.plugin, xdist' 2>/dev/null; then
+    say "python dependencies up to date"
+else
+    say "installing python dependencies (pip install -e '.[dev]')"
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev]'
+    rm -f "$stamp_dir"/.harness-setup-* && touch "$stamp"
+fi
+
+# -- Servers: Docker if it answers, else local binaries --------------------------------------------
+if [ "${HARNESS_SETUP_SKIP_SERVERS:-}" = "1" ]; then
+    say "HARNESS_SETUP_SKIP_SERVERS=1: not installing server binaries"; exit 0
+fi
+if "$PYTHON" -c 'from harness.backends import docker_status; import sys; sys.exit(0 if docker_status()[0] else 1)' 2>/dev/null \
+    && [ "${HARNESS_SETUP_LOCAL:-}" != "1" ]; then
+    say "a Docker daemon answers: tests will use containers (set HARNESS_SETUP_LOCAL=1 to install local binaries too)"
+    exit 0
+fi
+
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing+=(postgresql)
+command -v redis-server >/dev/null || missing+=(redis-server)
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
+if [ ${#missing[@]} -gt 0 ]; then
+    if ! command -v apt-get >/dev/null; then
+        say "missing ${missing[*]} and no apt-get: install them with your package manager, or start Docker"; exit 1
+    fi
+    say "installing ${missing[*]} from Debian (system services are not started: the harness runs its own)"
+    # policy-rc.d exit 101 = "do not start services" for the duration of the install.
+    created_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+        $SUDO chmod +x /usr/sbin/policy-rc.d; created_policy=1
+    fi
+    trap '[ -n "$created_policy" ] && $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    say "postgresql, redis-server, rabbitmq-server already installed"
+fi
+
+# -- MongoDB: a real mongod if present, else FerretDB built once --------------------------------------
+if command -v mongod >/dev/null; then
+    say "mongod found: FerretDB not needed"
+else
+    "$PYTHON" -m harness build-ferretdb
+fi
+say "done. Run the tests with: pytest"

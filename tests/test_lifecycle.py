@@ -1,0 +1,251 @@
+"""Servers start concurrently, answer their real clients, and leave nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import psutil
+import pytest
+
+from harness._config import HarnessConfig
+from harness._exceptions import ServerDiedError
+from harness._infra import Infrastructure
+from harness._state import RunRecord
+
+pytestmark = pytest.mark.anyio
+
+ALL = ("rabbitmq", "postgres", "mongo", "redis")
+
+
+def _config(tmp_path: Path, **overrides: object) -> HarnessConfig:
+    return HarnessConfig(
+        rootdir=tmp_path, backend="local", state_dir=tmp_path / "state", **overrides
+    )  # type: ignore[arg-type]
+
+
+def _processes(infra: Infrastructure) -> list[psutil.Process]:
+    procs = []
+    for server in infra.servers.values():
+        for record in server.processes:
+            proc = record.process()
+            assert proc is not None, f"{server.resource} pid {record.pid} is not running"
+            procs.append(proc)
+    return procs
+
+
+async def test_all_four_start_concurrently_answer_and_stop_clean(tmp_path: Path) -> None:
+    infra = Infrastructure(_config(tmp_path), publish=False)
+    lines = await infra.start(ALL)
+    try:
+        assert [line.resource for line in lines] == list(ALL)
+        assert all(line.backend == "local" and line.how == "started" for line in lines)
+        # Concurrency, by order not by duration: every server began starting before the
+        # slowest (RabbitMQ, ~5 s) answered.
+        rabbit = infra.servers["rabbitmq"]
+        rabbit_ready = rabbit.started_at + rabbit.ready_seconds
+        assert all(s.started_at < rabbit_ready for s in infra.servers.values())
+        # Real round trips through the harness's own clients, in this session's namespaces.
+        assert (
+            await infra.clients["postgres"].fetchval("SELECT current_database()")
+            == infra.urls["postgres"].rsplit("/", 1)[1]
+        )
+        assert await infra.clients["redis"].ping()
+        await infra.clients["mongo"].probe.insert_one({"x": 1})
+        assert await infra.clients["mongo"].probe.count_documents({}) == 1
+        queue = await infra.clients["rabbitmq"].declare_queue(exclusive=True)
+        assert queue.name
+        # Bound to loopback only.
+        for proc in _processes(infra):
+            for conn in proc.net_connections(kind="inet"):
+                if conn.status == psutil.CONN_LISTEN:
+                    assert conn.laddr.ip in {"127.0.0.1", "::1"}, (proc.name(), conn.laddr)
+        procs = _processes(infra)
+        workdirs = [Path(s.workdir) for s in infra.servers.values() if s.workdir]
+    finally:
+        await infra.close()
+    _, alive = psutil.wait_procs(procs, timeout=5)
+    assert not alive, f"still running after close: {alive}"
+    assert not any(w.exists() for w in workdirs)
+    assert not infra.record.path.exists()
+
+
+async def test_a_second_process_shares_the_servers_and_the_last_lease_stops_them(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path)
+    first = Infrastructure(config, key="shared", worker="gw0", publish=False)
+    await first.start(["redis"])
+    second = Infrastructure(config, key="shared", worker="gw1", publish=False)
+    try:
+        lines = await second.start(["redis"])
+        assert lines[0].how == "shared"
+        assert first.urls["redis"] != second.urls["redis"]  # own DB index each
+        await first.clients["redis"].set("k", "first")
+        assert await second.clients["redis"].get("k") is None
+        pid = first.servers["redis"].processes[0]
+    finally:
+        await first.close()
+    try:
+        assert pid.alive(), "the server stopped while another lease holder still used it"
+    finally:
+        await second.close()
+    assert not pid.alive()
+
+
+async def test_a_dead_server_fails_the_next_test_with_its_log(tmp_path: Path) -> None:
+    infra = Infrastructure(_config(tmp_path), publish=False)
+    await infra.start(["redis"])
+    try:
+        record = infra.servers["redis"].processes[0]
+        os.kill(record.pid, signal.SIGKILL)
+        psutil.wait_procs([psutil.Process(record.pid)], timeout=10)
+        with pytest.raises(ServerDiedError, match=r"Redis .* stopped during the run"):
+            infra.check_alive(["redis"])
+    finally:
+        await infra.close()
+
+
+def test_only_the_resources_the_selected_tests_need_start(
+    inner_pytest, pytester: pytest.Pytester
+) -> None:
+    pytester.makepyfile(
+        test_only_redis="""
+        import pytest, harness
+        pytestmark = pytest.mark.anyio
+
+        async def test_uses_redis(redis_url):
+            assert await harness.redis().ping()
+
+        def test_plain():
+            pass
+        """
+    )
+    result = inner_pytest("-q", "-s")
+    result.assert_outcomes(passed=2)
+    started = [line for line in result.outlines if line.startswith("harness: ")]
+    assert [line.split()[1] for line in started] == ["redis"], started
+
+
+def test_no_server_starts_when_no_test_needs_one(inner_pytest, pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    result = inner_pytest("-q", join=False, env={"HARNESS_STATE_DIR": str(pytester.path / "state")})
+    result.assert_outcomes(passed=1)
+    assert not [line for line in result.outlines if line.startswith("harness: ")]
+
+
+def test_a_sigkilled_run_is_reaped_by_the_next(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    flag = tmp_path / "started"
+    pytester.makepyfile(
+        test_hang=f"""
+        import os, time, pytest, harness
+        pytestmark = pytest.mark.anyio
+
+        async def test_hang(redis_url, harness_infra):
+            server = harness_infra.servers["redis"]
+            with open({str(flag)!r} + ".tmp", "w") as f:
+                f.write(f"{{server.processes[0].pid}} {{server.workdir}}")
+            os.rename({str(flag)!r} + ".tmp", {str(flag)!r})
+            time.sleep(600)
+        """
+    )
+    env = {**os.environ, "HARNESS_STATE_DIR": str(state)}
+    env.pop("HARNESS_RUN_KEY", None)
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_hang.py"],
+        cwd=pytester.path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not flag.exists():
+            assert victim.poll() is None, "the inner pytest ended before starting its server"
+            assert time.monotonic() < deadline, "the inner pytest did not start its server in 60 s"
+            time.sleep(0.1)
+    finally:
+        victim.kill()
+        victim.wait()
+    pid_text, workdir = flag.read_text().split()
+    orphan = psutil.Process(int(pid_text))
+    assert orphan.is_running(), "precondition: the killed run's server is orphaned, still running"
+
+    pytester.makepyfile(test_next="def test_next():\n    pass\n")
+    second = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "test_next.py"],
+        cwd=pytester.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "harness: reaped redis (local)" in second.stdout
+    psutil.wait_procs([orphan], timeout=10)
+    assert not orphan.is_running(), (
+        f"orphan server {pid_text} still running; second run said:\n{second.stdout}"
+    )
+    assert not Path(workdir).exists()
+    assert not list((state / "runs").glob("*.json"))
+
+
+def test_a_run_that_starts_servers_reaps_orphans_first(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    record = RunRecord(state, "killed-run")
+    workdir = state / "servers" / "redis-orphan"
+    workdir.mkdir(parents=True)
+    orphan = subprocess.Popen(
+        ["redis-server", "--port", "0", "--save", ""],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        from harness._process import ProcessRecord
+        from harness._state import RunState
+        from harness.resources import Server
+
+        dead_lease = {"999999": 1.0}
+        server = Server(
+            "redis",
+            "local",
+            "redis://127.0.0.1:1/0",
+            processes=[ProcessRecord.of(orphan.pid)],
+            workdir=str(workdir),
+        )
+        record.save(RunState(servers={"redis": server}, leases=dead_lease))
+        pytester.makepyfile(
+            test_uses="""
+            import pytest, harness
+            pytestmark = pytest.mark.anyio
+
+            async def test_uses(redis_url):
+                assert await harness.redis().ping()
+            """
+        )
+        env = {**os.environ, "HARNESS_STATE_DIR": str(state)}
+        env.pop("HARNESS_RUN_KEY", None)
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider"],
+            cwd=pytester.path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "harness: reaped redis (local) of run killed-run" in result.stdout
+        assert orphan.wait(timeout=10) is not None
+        assert not workdir.exists()
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait()
