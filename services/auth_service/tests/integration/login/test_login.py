@@ -60,6 +60,7 @@ async def test_login_with_wrong_password_is_401_and_counted(
     assert response.status_code == status.HTTP_401_UNAUTHORIZED
     assert response.json() == {"detail": "Invalid email or password"}
     assert "access_token" not in response.text
+    assert failures is not None
     assert int(failures) == 1
     assert 0 < ttl <= FAILURE_WINDOW_SECONDS
 
@@ -74,6 +75,7 @@ async def test_login_with_unknown_email_is_401_like_a_wrong_password(
 
     assert response.status_code == status.HTTP_401_UNAUTHORIZED
     assert response.json() == {"detail": "Invalid email or password"}
+    assert failures is not None
     assert int(failures) == 1
 
 
