@@ -6,7 +6,6 @@ test; malformed messages must land in the dead-letter queue, not loop.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -23,11 +22,13 @@ from ..utils.location_test_helper import (
     consumer_count,
     courier_location_routing_key,
     drain_dead_letters,
+    first_death,
     latest_location_key,
     location_path,
     locations_queue,
     services_exchange,
     stored_history,
+    stored_latest,
     track_path,
     tracked_courier,
 )
@@ -51,7 +52,7 @@ async def test_consumer_stores_history_and_latest(
 
         await eventually(stored, timeout=TIMEOUT)
         [document] = await stored_history(courier_id)
-        latest = json.loads(await redis().get(latest_location_key(courier_id)))
+        latest = await stored_latest(courier_id)
         ttl = await redis().ttl(latest_location_key(courier_id))
 
     assert (document["lat"], document["lon"], document["accuracy"]) == (
@@ -101,7 +102,7 @@ async def test_older_message_is_kept_in_history_but_does_not_replace_latest(
 
         await eventually(both_stored, timeout=TIMEOUT)
         history = await stored_history(courier_id)
-        latest = json.loads(await redis().get(latest_location_key(courier_id)))
+        latest = await stored_latest(courier_id)
 
     assert [document["lat"] for document in history] == [2, 1]
     assert latest == newer
@@ -117,9 +118,10 @@ async def test_malformed_json_is_dead_lettered(
 
     dead = await _eventually_dead_lettered(marker)
 
-    assert dead.headers["x-death"][0]["reason"] == "rejected"
-    assert dead.headers["x-death"][0]["queue"] == locations_queue()
-    assert dead.headers["x-death"][0]["count"] == 1
+    death = first_death(dead)
+    assert death["reason"] == "rejected"
+    assert death["queue"] == locations_queue()
+    assert death["count"] == 1
 
 
 @pytest.mark.parametrize(
@@ -144,7 +146,7 @@ async def test_schema_invalid_message_is_dead_lettered_and_not_stored(
         dead = await _eventually_dead_lettered(marker)
         history = await stored_history(courier_id)
 
-    assert dead.headers["x-death"][0]["reason"] == "rejected"
+    assert first_death(dead)["reason"] == "rejected"
     assert history == []
 
 

@@ -134,7 +134,7 @@ async def stored_history(user_id: int) -> list[dict[str, Any]]:
 
 async def drain_dead_letters() -> list[aio_pika.abc.AbstractIncomingMessage]:
     """Take every message currently in the dead-letter queue (the app declared it)."""
-    queue = await rabbitmq().declare_queue(dead_letter_queue(), durable=True, robust=False)
+    queue = await rabbitmq().declare_queue(dead_letter_queue(), durable=True)
     messages = []
     while (message := await queue.get(no_ack=True, fail=False)) is not None:
         messages.append(message)
@@ -144,9 +144,25 @@ async def drain_dead_letters() -> list[aio_pika.abc.AbstractIncomingMessage]:
 async def consumer_count() -> int:
     """Consumers registered on the locations queue right now.
 
-    A passive declare has no side effect; ``robust=False`` matters: a robust channel answers a
-    passive declare of a queue it declared before from its cache, with a stale consumer count.
+    Asked of the underlying AMQP channel on purpose: aio-pika's robust channel answers a passive
+    declare of a queue it declared before from its cache, with a stale consumer count.
     """
-    queue = await rabbitmq().declare_queue(locations_queue(), passive=True, robust=False)
-    assert queue.declaration_result.consumer_count is not None
-    return queue.declaration_result.consumer_count
+    underlay = await rabbitmq().get_underlay_channel()
+    declared = await underlay.queue_declare(locations_queue(), passive=True)
+    assert declared.consumer_count is not None
+    return declared.consumer_count
+
+
+async def stored_latest(user_id: int) -> dict[str, Any] | None:
+    """The courier's latest location as stored in Redis (decoded), or ``None``."""
+    raw = await redis().get(latest_location_key(user_id))
+    return None if raw is None else dict(json.loads(raw))
+
+
+def first_death(message: aio_pika.abc.AbstractIncomingMessage) -> dict[str, Any]:
+    """The broker's ``x-death`` record of a dead-lettered message (why and from which queue)."""
+    deaths = message.headers.get("x-death")
+    assert isinstance(deaths, list) and deaths, f"not dead-lettered: {message.headers!r}"
+    death = deaths[0]
+    assert isinstance(death, dict)
+    return dict(death)
