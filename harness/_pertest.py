@@ -129,7 +129,7 @@ def _marker_arg(item: pytest.Item, name: str) -> object:
     if marker is None:
         return None
     if len(marker.args) != 1 or marker.kwargs:
-        raise pytest.UsageError(f"{item.nodeid}: use @pytest.mark.{name}(value), one argument.")
+        pytest.fail(f"{item.nodeid}: use @pytest.mark.{name}(value), one argument.", pytrace=False)
     return marker.args[0]
 
 
@@ -138,8 +138,9 @@ def _timeout_of(item: pytest.Item) -> float:
     if value is None:
         return item.config.stash[_OPTIONS_KEY].timeout
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise pytest.UsageError(
-            f"{item.nodeid}: harness_timeout({value!r}) needs a number of seconds (0 for none)."
+        pytest.fail(
+            f"{item.nodeid}: harness_timeout({value!r}) needs a number of seconds (0 for none).",
+            pytrace=False,
         )
     return float(value)
 
@@ -149,8 +150,9 @@ def _leak_mode_of(item: pytest.Item) -> LeakMode:
     if value is None:
         return item.config.stash[_OPTIONS_KEY].leak_check
     if value not in LEAK_MODES:
-        raise pytest.UsageError(
-            f"{item.nodeid}: harness_leak_check({value!r}) must be one of {', '.join(LEAK_MODES)}."
+        pytest.fail(
+            f"{item.nodeid}: harness_leak_check({value!r}) must be one of {', '.join(LEAK_MODES)}.",
+            pytrace=False,
         )
     return value
 
