@@ -1,6 +1,13 @@
 """``harness`` / ``python -m harness``: tools around the test harness.
 
+- ``doctor``: what this machine can provide for each resource, and what to install.
+- ``up``: start the project's servers for development, print their environment, stop on Ctrl-C.
+- ``down``: stop the servers a ``--reuse`` run left running for this project.
+- ``reap``: stop the servers of runs that were killed before they could stop them.
 - ``build-ferretdb``: build and cache the FerretDB server (``make setup`` calls it).
+
+Each command reads the project's pytest configuration (``[tool.pytest.ini_options]`` in the
+nearest ``pyproject.toml``, ``HARNESS_*`` variables) and takes the same ``--harness-*`` flags.
 """
 
 from __future__ import annotations
@@ -8,35 +15,134 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from ._cli import add_config_options, add_resources_option, config_from_args, configured_resources
+from ._config import HarnessConfig
 from ._exceptions import HarnessError
 
 __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    config = None
+    if hasattr(args, "rootdir"):
+        try:
+            config = config_from_args(args)
+        except ValueError as exc:  # a configuration value that cannot be used
+            parser.error(str(exc))
+    try:
+        status: int = args.run(args, config)
+    except HarnessError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 1
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="harness", description=__doc__.splitlines()[0] if __doc__ else None
+        prog="harness",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    doctor = commands.add_parser(
+        "doctor", help="show which backend each resource would use, versions, what is missing"
+    )
+    add_resources_option(doctor)
+    add_config_options(doctor)
+    doctor.set_defaults(run=_doctor)
+
+    up = commands.add_parser("up", help="start the servers, print their environment, wait")
+    add_resources_option(up)
+    up.add_argument(
+        "--env-file",
+        dest="output",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write the .env block to PATH (mode 0600) instead of printing it",
+    )
+    up.add_argument(
+        "--with-test-env",
+        action="store_true",
+        help="include the static variables of harness_env_file (.env.test) in the environment",
+    )
+    add_config_options(up)
+    up.set_defaults(run=_up)
+
+    down = commands.add_parser("down", help="stop this project's reused servers")
+    down.add_argument(
+        "--force", action="store_true", help="stop them even while a run still uses them"
+    )
+    add_config_options(down, skip=("reuse",))
+    down.set_defaults(run=_down)
+
+    reap = commands.add_parser("reap", help="stop the servers of killed runs now")
+    add_config_options(reap, skip=("reuse",))
+    reap.set_defaults(run=_reap)
+
     build = commands.add_parser(
         "build-ferretdb", help="build FerretDB into the cache (skipped when cached)"
     )
     build.add_argument("--force", action="store_true", help="rebuild even when cached")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "build-ferretdb":
-            return _build_ferretdb(force=args.force)
-    except HarnessError as exc:
-        print(f"harness: {exc}", file=sys.stderr)
-        return 1
-    return 2
+    build.set_defaults(run=_build_ferretdb)
+    return parser
 
 
-def _build_ferretdb(*, force: bool) -> int:
+def _doctor(args: argparse.Namespace, config: HarnessConfig) -> int:
+    from ._doctor import diagnose, render
+
+    diagnosis = diagnose(config, configured_resources(config, args.resources))
+    print("\n".join(render(diagnosis)))
+    return 0 if diagnosis.ok else 1
+
+
+def _up(args: argparse.Namespace, config: HarnessConfig) -> int:
+    import anyio
+
+    from ._env import load_env_file
+    from ._up import UpOptions, up
+
+    if config.env_file is not None and config.env_file.is_file():
+        load_env_file(config.env_file)  # as the plugin does: migrations may read it
+    options = UpOptions(
+        resources=configured_resources(config, args.resources),
+        env_file=args.output,
+        with_test_env=args.with_test_env,
+    )
+    return anyio.run(up, config, options, sys.stdout, sys.stderr)
+
+
+def _down(args: argparse.Namespace, config: HarnessConfig) -> int:
+    from ._up import down
+
+    stopped = down(config, force=args.force)
+    for what in stopped:
+        print(f"harness down: stopped {what}")
+    if not stopped:
+        print("harness down: no reused servers are running for this project")
+    return 0
+
+
+def _reap(args: argparse.Namespace, config: HarnessConfig) -> int:
+    from ._infra import reap
+
+    reaped = reap(config)
+    for what in reaped:
+        print(f"harness reap: stopped {what}")
+    if not reaped:
+        print("harness reap: no orphaned runs")
+    return 0
+
+
+def _build_ferretdb(args: argparse.Namespace, config: None) -> int:
     from ._ferretdb_build import build_ferretdb
 
-    path, built = build_ferretdb(force=force)
+    path, built = build_ferretdb(force=args.force)
     print(f"setup: FerretDB {'built' if built else 'already cached'}: {path}")
     return 0
 

@@ -92,9 +92,13 @@ class Infrastructure:
         self._lease, self._lease_ctime = new_lease()
 
     # -- start ---------------------------------------------------------------------------------
-    async def start(self, needed: Collection[str]) -> list[StartLine]:
+    async def start(
+        self, needed: Collection[str], on_ready: Callable[[StartLine], None] | None = None
+    ) -> list[StartLine]:
         """Make every resource in *needed* available to this process; return the terminal lines.
 
+        :param on_ready: called with each server's line as soon as it is ready (``harness up``
+            shows progress with it), before the slower ones finish.
         :raises HarnessError: with what failed and how to fix it; nothing is left running.
         """
         names = [name for name in REGISTRY if name in needed]
@@ -104,7 +108,7 @@ class Infrastructure:
                     f"another worker of this run could not start the servers:\n{state.failure}"
                 )
             try:
-                lines = await self._ensure_servers(state, names)
+                lines = await self._ensure_servers(state, names, on_ready)
             except HarnessError as exc:
                 if os.environ.get("PYTEST_XDIST_WORKER"):  # the other workers fail fast with it
                     state.failure = str(exc)
@@ -122,7 +126,12 @@ class Infrastructure:
             raise
         return lines
 
-    async def _ensure_servers(self, state: RunState, names: list[str]) -> list[StartLine]:
+    async def _ensure_servers(
+        self,
+        state: RunState,
+        names: list[str],
+        on_ready: Callable[[StartLine], None] | None = None,
+    ) -> list[StartLine]:
         lines: dict[str, StartLine] = {}
         to_start: list[str] = []
         for name in names:
@@ -131,6 +140,8 @@ class Infrastructure:
                 self.servers[name] = existing
                 how = "reused" if self.config.reuse else "shared"
                 lines[name] = self._line(existing, how)
+                if on_ready is not None:
+                    on_ready(lines[name])
             else:
                 if existing is not None:
                     await anyio.to_thread.run_sync(PROVIDERS[existing.backend].stop, existing)
@@ -149,6 +160,8 @@ class Infrastructure:
             on_record(server)
             self.servers[name] = server
             lines[name] = self._line(server, "started")
+            if on_ready is not None:
+                on_ready(lines[name])
 
         errors: list[BaseException] = []
 

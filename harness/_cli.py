@@ -1,0 +1,108 @@
+"""What every ``harness`` command shares: the project's config from the command line, and which
+resources the project uses.
+
+The commands read the same configuration as the pytest plugin (``[tool.pytest.ini_options]``,
+``HARNESS_*`` variables, ``--harness-*`` flags), so ``harness up`` starts exactly what ``pytest``
+would and ``harness doctor`` judges exactly that.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._config import OPTIONS, HarnessConfig, config_from_pyproject
+from .resources import REGISTRY
+
+__all__ = [
+    "add_config_options",
+    "add_resources_option",
+    "config_from_args",
+    "configured_resources",
+    "find_rootdir",
+]
+
+SHORT_FLAGS = {"backend": "--backend", "reuse": "--reuse"}
+"""Options common enough on the command line to deserve a short spelling too."""
+
+
+def add_config_options(parser: argparse.ArgumentParser, *, skip: Sequence[str] = ()) -> None:
+    """Every harness option as its pytest flag (``--harness-backend``...), plus ``--rootdir``."""
+    parser.add_argument(
+        "--rootdir",
+        type=Path,
+        default=None,
+        help="project root holding pyproject.toml (default: the nearest one above the current dir)",
+    )
+    group = parser.add_argument_group("harness options (the same as pytest's --harness-* flags)")
+    for opt in OPTIONS:
+        if opt.name in skip:
+            continue
+        flags = [f for f in (SHORT_FLAGS.get(opt.name), opt.flag) if f]
+        if opt.kind == "bool":
+            group.add_argument(
+                *flags, dest=opt.name, action="store_const", const=True, help=opt.help
+            )
+        elif opt.kind == "linelist":
+            group.add_argument(
+                *flags, dest=opt.name, action="append", metavar="KEY=VALUE", help=opt.help
+            )
+        else:
+            group.add_argument(*flags, dest=opt.name, default=None, help=opt.help)
+
+
+def add_resources_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--resources",
+        type=_resource_list,
+        default=None,
+        metavar="NAME,...",
+        help=f"which resources ({', '.join(REGISTRY)}); default: those harness_env_map uses, "
+        "else all",
+    )
+
+
+def _resource_list(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in REGISTRY]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown resource {', '.join(unknown) or repr(value)}: choose from {', '.join(REGISTRY)}"
+        )
+    return names
+
+
+def find_rootdir(start: Path | None = None) -> Path:
+    """The nearest directory at or above *start* with a ``pyproject.toml`` (pytest's rootdir for
+    this project layout), else *start* itself."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if (directory / "pyproject.toml").is_file():
+            return directory
+    return here
+
+
+def config_from_args(args: argparse.Namespace) -> HarnessConfig:
+    """The config pytest would build in this project, with the command line's flags on top.
+
+    :raises ValueError: for an option value that cannot be used (the message names the fix).
+    """
+    rootdir = args.rootdir.resolve() if args.rootdir else find_rootdir()
+    overrides: dict[str, Any] = {
+        opt.name: getattr(args, opt.name)
+        for opt in OPTIONS
+        if getattr(args, opt.name, None) is not None
+    }
+    return config_from_pyproject(rootdir, overrides)
+
+
+def configured_resources(config: HarnessConfig, explicit: Sequence[str] | None = None) -> list[str]:
+    """The resources this project uses, in start order: *explicit* if given, else the sources of
+    ``harness_env_map``, else every registered resource."""
+    if explicit:
+        wanted = set(explicit)
+    else:
+        wanted = {source.partition(".")[0] for source in config.env_map.values()} & REGISTRY.keys()
+    return [name for name in REGISTRY if not wanted or name in wanted]

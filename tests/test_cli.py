@@ -1,0 +1,421 @@
+"""The ``harness`` command line, run as a user runs it: a subprocess, real servers, real clients.
+
+``harness up`` gets a private state dir per test, so what it starts (and must stop) is its own.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import anyio
+import pytest
+from dotenv import dotenv_values
+
+from harness._process import ProcessRecord
+from harness._state import RunRecord, RunState
+from harness.backends import docker_status
+
+ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT = 90.0
+STOP_TIMEOUT = 45.0
+NO_DOCKER = pytest.mark.skipif(docker_status()[0], reason="checks the no-Docker path")
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """This environment minus anything that would make the CLI join another run or server."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HARNESS_", "PYTEST_")) or k == "HARNESS_CACHE_DIR"
+    }
+    env["HARNESS_STATE_DIR"] = str(tmp_path / "state")
+    env.update(extra)
+    return env
+
+
+def harness(
+    *args: str, tmp_path: Path, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=ROOT,
+        env=dict(env) if env is not None else _env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class Up:
+    """A running ``harness up``: output to files (no pipe can fill up and block it)."""
+
+    def __init__(self, tmp_path: Path, *args: str, env: Mapping[str, str] | None = None) -> None:
+        self.tmp_path = tmp_path
+        self.out, self.err = tmp_path / "up.out", tmp_path / "up.err"
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "harness", "up", *args],
+                cwd=ROOT,
+                env=dict(env) if env is not None else _env(tmp_path),
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+            )
+
+    @property
+    def stdout(self) -> str:
+        return self.out.read_text()
+
+    @property
+    def stderr(self) -> str:
+        return self.err.read_text()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while "harness up: ready" not in self.stderr:
+            if self.proc.poll() is not None:
+                pytest.fail(f"harness up exited {self.proc.returncode}:\n{self.stderr}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"harness up not ready after {START_TIMEOUT} s:\n{self.stderr}")
+            time.sleep(0.1)
+
+    def dotenv(self) -> dict[str, str]:
+        block = self.stdout.split("# --- .env ---\n", 1)[1].split("# --- end ---", 1)[0]
+        return {k: v for k, v in dotenv_values(stream=io.StringIO(block)).items() if v is not None}
+
+    def record(self) -> RunRecord:
+        found = re.search(r"run record (\S+)\.json", self.stderr)
+        assert found, self.stderr
+        path = Path(found.group(1))
+        return RunRecord(path.parent.parent, path.name)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=STOP_TIMEOUT)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def up_process(tmp_path: Path) -> Iterator[list[Up]]:
+    """Started ``harness up`` processes; any still running at the end is stopped, then reaped."""
+    started: list[Up] = []
+    yield started
+    for up in started:
+        if up.proc.poll() is None:
+            up.proc.send_signal(signal.SIGTERM)
+            try:
+                up.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                up.kill()
+    harness("reap", tmp_path=tmp_path)
+    harness("down", "--force", tmp_path=tmp_path)
+
+
+def _processes(state: RunState) -> list[ProcessRecord]:
+    return [p for server in state.servers.values() for p in server.processes]
+
+
+def _workdirs(state: RunState) -> list[Path]:
+    return [Path(s.workdir) for s in state.servers.values() if s.workdir]
+
+
+def _assert_gone(processes: list[ProcessRecord], workdirs: list[Path]) -> None:
+    deadline = time.monotonic() + 10
+    while any(p.alive() for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in processes if p.alive()], "server processes left running"
+    assert not [w for w in workdirs if w.exists()], "server temp dirs left behind"
+
+
+async def _answer(values: Mapping[str, str]) -> None:
+    """A real round trip with each service's own kind of client, on the printed URLs."""
+    if "POSTGRES-SUPABASE-URL" in values:
+        import asyncpg
+
+        conn = await asyncpg.connect(values["POSTGRES-SUPABASE-URL"], timeout=10)
+        try:  # migrated: the template had `alembic upgrade head`
+            assert await conn.fetchval("SELECT to_regclass('marten.users')::text") == "marten.users"
+            assert await conn.fetchval("SELECT current_database()") != "postgres"
+        finally:
+            await conn.close()
+    if "REDIS-URL" in values:
+        import redis.asyncio as aioredis
+
+        async with aioredis.from_url(values["REDIS-URL"]) as client:
+            assert await client.set("harness-cli", "1")
+            assert await client.get("harness-cli") == b"1"
+    if "MONGO-URL" in values:
+        from motor.motor_asyncio import AsyncIOMotorClient
+
+        mongo: AsyncIOMotorClient[dict[str, object]] = AsyncIOMotorClient(
+            values["MONGO-URL"], serverSelectionTimeoutMS=10000
+        )
+        try:
+            database = mongo.get_default_database()
+            await database.probe.insert_one({"x": 1})
+            assert await database.probe.count_documents({}) == 1
+        finally:
+            mongo.close()
+    if "RABBITMQ-URL" in values:
+        import aio_pika
+
+        connection = await aio_pika.connect(values["RABBITMQ-URL"], timeout=10)
+        try:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(exclusive=True)
+            await channel.default_exchange.publish(aio_pika.Message(b"hi"), routing_key=queue.name)
+            message = await queue.get(timeout=10, fail=False)
+            assert message is not None and message.body == b"hi"
+        finally:
+            await connection.close()
+
+
+def _passwords(values: Mapping[str, str]) -> list[str]:
+    from urllib.parse import urlsplit
+
+    return [p for v in values.values() if (p := urlsplit(v).password)]
+
+
+# -- doctor ------------------------------------------------------------------------------------------
+@NO_DOCKER
+def test_doctor_reports_each_resource_with_backend_versions_and_succeeds(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = harness("doctor", tmp_path=tmp_path)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for title in ("RabbitMQ", "PostgreSQL", "MongoDB", "Redis"):
+        assert re.search(rf"^{title} +local: .*no Docker daemon answers", out, re.M), out
+    assert "no Docker daemon" in out
+    assert re.search(r"postgres +\S+/postgres +postgres \(PostgreSQL\) \d+", out), out
+    assert re.search(r"rabbitmq-server +\S+ +RabbitMQ \d+\.\d+\.\d+ \(Erlang/OTP \d+", out), out
+    assert re.search(r"Redis server v=\d+", out), out
+    assert re.search(r"(FerretDB v\d+\.\d+\.\d+|db version v\d+)", out), out
+    assert re.search(r"^Go +(go version go\d|not found)", out, re.M), out
+    assert f"State dir    {tmp_path / 'state'}  (0 run record(s), 0 orphaned)" in out
+    assert "OK: all 4 resources this project uses can be provided." in out
+    assert elapsed < 5, f"doctor took {elapsed:.1f} s"  # typically ~1.3 s, mostly imports
+
+
+def test_doctor_with_binaries_missing_says_what_to_install_and_fails(tmp_path: Path) -> None:
+    bare = str(Path(sys.executable).parent)  # python only: no redis-server, epmd, go
+    env = _env(tmp_path, PATH=bare, HARNESS_CACHE_DIR=str(tmp_path / "empty-cache"))
+    result = harness("doctor", "--backend", "local", tmp_path=tmp_path, env=env)
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "Redis        CANNOT BE PROVIDED" in out
+    assert "install them with `apt-get install redis-server" in out
+    assert "RabbitMQ     CANNOT BE PROVIDED" in out
+    assert "apt-get install rabbitmq-server" in out
+    assert "missing: build FerretDB: python -m harness build-ferretdb" in out
+    assert "it needs Go: apt-get install golang-go" in out
+    assert "NOT READY: cannot provide RabbitMQ, MongoDB, Redis" in out
+    # PostgreSQL is still found in Debian's versioned directory, not on PATH.
+    assert "PostgreSQL   local: backend forced to local; local binaries installed" in out
+
+    only_postgres = harness(
+        "doctor", "--backend", "local", "--resources", "postgres", tmp_path=tmp_path, env=env
+    )
+    assert only_postgres.returncode == 0, only_postgres.stdout
+    assert "Redis        CANNOT BE PROVIDED  [not used by this project]" in only_postgres.stdout
+
+
+@NO_DOCKER
+def test_doctor_with_docker_forced_but_absent_fails_with_the_fix(tmp_path: Path) -> None:
+    result = harness("doctor", "--backend", "docker", "--resources", "redis", tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert "the docker backend was requested for Redis but no Docker daemon" in result.stdout
+    assert "Start the Docker daemon, or run with --harness-backend=local" in result.stdout
+
+
+def test_doctor_shows_an_external_url_without_its_password(tmp_path: Path) -> None:
+    env = _env(tmp_path, HARNESS_REDIS_URL="redis://:s3cret-pw@127.0.0.1:6399/0")
+    result = harness("doctor", "--resources", "redis", tmp_path=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout
+    assert "Redis        external: HARNESS_REDIS_URL is set (redis://:***@127.0.0.1:6399/0)" in (
+        result.stdout
+    )
+    assert "s3cret-pw" not in result.stdout
+
+
+def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
+    result = harness("up", "--resources", "postgres,kafka", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "unknown resource kafka: choose from rabbitmq, postgres, mongo, redis" in result.stderr
+    result = harness("doctor", "--backend", "podman", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "harness backend 'podman' is not one of auto, docker, local, external" in result.stderr
+
+
+def test_build_ferretdb_still_works(tmp_path: Path) -> None:
+    result = harness("build-ferretdb", tmp_path=tmp_path, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert re.match(r"setup: FerretDB (built|already cached): /\S+ferretdb-harness-", result.stdout)
+
+
+# -- up ------------------------------------------------------------------------------------------------
+def test_up_prints_the_environment_serves_and_stops_clean_on_sigterm(
+    tmp_path: Path, up_process: list[Up]
+) -> None:
+    up = Up(tmp_path, "--resources", "redis,postgres")
+    up_process.append(up)
+    up.wait_ready()
+    values = up.dotenv()
+    assert set(values) == {"POSTGRES-SUPABASE-URL", "REDIS-URL"}
+    anyio.run(_answer, values)
+
+    # Progress: a line per server as it became ready, addresses only: no credentials in logs.
+    assert re.search(r"harness: redis +local +Redis \S+ +127\.0\.0\.1:\d+ +ready in", up.stderr)
+    assert re.search(r"harness: postgres +local +PostgreSQL", up.stderr)
+    assert not [p for p in _passwords(values) if p in up.stderr]
+    # The shell block is valid shell: the function runs a command with the hyphenated names set.
+    shell = up.stdout.split("# --- shell ---\n", 1)[1].split("# --- .env ---", 1)[0]
+    seen = subprocess.run(
+        ["bash", "-c", shell + "\nwith_harness_env env"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout
+    assert f"POSTGRES-SUPABASE-URL={values['POSTGRES-SUPABASE-URL']}\n" in seen
+    assert f"REDIS-URL={values['REDIS-URL']}\n" in seen
+
+    record = up.record()
+    state = record.load()
+    assert set(state.servers) == {"redis", "postgres"}
+    processes, workdirs = _processes(state), _workdirs(state)
+    assert processes and all(p.alive() for p in processes)
+
+    assert up.stop(signal.SIGTERM) == 0, up.stderr
+    assert "harness up: SIGTERM: stopping" in up.stderr
+    assert up.stderr.rstrip().endswith("harness up: stopped")
+    _assert_gone(processes, workdirs)
+    assert not record.path.exists()
+
+
+def test_up_all_four_writes_a_private_env_file_and_stops_on_ctrl_c(
+    tmp_path: Path, up_process: list[Up]
+) -> None:
+    env_file = tmp_path / "dev.env"
+    up = Up(tmp_path, "--env-file", str(env_file), "--with-test-env")
+    up_process.append(up)
+    up.wait_ready()
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    assert {"POSTGRES-SUPABASE-URL", "RABBITMQ-URL", "MONGO-URL", "REDIS-URL"} <= set(values)
+    assert values["JWT-SECRET-KEY"] == "integration-test-secret"  # from .env.test, as asked
+    anyio.run(_answer, values)
+    # Written to the file, so not on the terminal at all.
+    assert up.stdout == ""
+    assert not [p for p in _passwords(values) if p in up.stderr]
+    for name in ("rabbitmq", "postgres", "mongo", "redis"):
+        assert re.search(rf"harness: {name} +local .* ready in", up.stderr), up.stderr
+
+    record = up.record()
+    state = record.load()
+    processes, workdirs = _processes(state), _workdirs(state)
+    assert len(state.servers) == 4
+
+    assert up.stop(signal.SIGINT) == 0, up.stderr
+    _assert_gone(processes, workdirs)
+    assert not record.path.exists()
+
+
+def test_up_that_cannot_start_exits_1_and_leaves_nothing_running(tmp_path: Path) -> None:
+    # Redis starts, then PostgreSQL's migrations fail: the started Redis must be stopped again.
+    result = harness(
+        "up",
+        "--resources",
+        "redis,postgres",
+        "--harness-alembic-ini",
+        "no/such/alembic.ini",
+        tmp_path=tmp_path,
+        timeout=START_TIMEOUT,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "harness up: could not start the servers:" in result.stderr
+    assert "alembic config /work/main/no/such/alembic.ini does not exist" in result.stderr.replace(
+        str(ROOT), "/work/main"
+    )
+    assert result.stdout == ""
+    # Redis was started and stopped again: its record lists no server, its temp dir is gone.
+    runs = tmp_path / "state" / "runs"
+    assert [RunRecord(runs.parent, p.stem).load().servers for p in runs.glob("*.json")] in (
+        [],
+        [{}],
+    )
+    assert not list((tmp_path / "state" / "servers").glob("*"))
+
+    unavailable = harness("up", "--backend", "external", "--resources", "redis", tmp_path=tmp_path)
+    assert unavailable.returncode == 1
+    assert "harness up: cannot start: the external backend needs HARNESS_REDIS_URL" in (
+        unavailable.stderr
+    )
+    assert "Run `harness doctor`" in unavailable.stderr
+
+
+# -- reap and down ----------------------------------------------------------------------------------
+def test_reap_stops_the_servers_of_a_killed_up(tmp_path: Path, up_process: list[Up]) -> None:
+    up = Up(tmp_path, "--resources", "redis")
+    up_process.append(up)
+    up.wait_ready()
+    record = up.record()
+    state = record.load()
+    processes, workdirs = _processes(state), _workdirs(state)
+    up.kill()  # SIGKILL: no chance to stop its servers
+    assert all(p.alive() for p in processes), "servers run in their own session: they survive"
+
+    doctor = harness("doctor", "--resources", "redis", tmp_path=tmp_path)
+    assert "(1 run record(s), 1 orphaned)" in doctor.stdout
+    assert f"run {record.key}: orphaned" in doctor.stdout
+
+    reaped = harness("reap", tmp_path=tmp_path)
+    assert reaped.returncode == 0, reaped.stderr
+    assert reaped.stdout == f"harness reap: stopped redis (local) of run {record.key}\n"
+    _assert_gone(processes, workdirs)
+    again = harness("reap", tmp_path=tmp_path)
+    assert again.stdout == "harness reap: no orphaned runs\n"
+
+
+def test_up_reuse_keeps_servers_until_down(tmp_path: Path, up_process: list[Up]) -> None:
+    up = Up(tmp_path, "--resources", "redis", "--reuse")
+    up_process.append(up)
+    up.wait_ready()
+    record = up.record()
+    assert record.key.startswith("reuse-")
+    state = record.load()
+    processes, workdirs = _processes(state), _workdirs(state)
+
+    busy = harness("down", tmp_path=tmp_path)
+    assert busy.returncode == 1
+    assert f"in use by PID {up.proc.pid}" in busy.stderr
+
+    assert up.stop() == 0, up.stderr
+    assert "harness up: stopped (kept running: --reuse; `harness down` stops them)" in up.stderr
+    assert all(p.alive() for p in processes), "--reuse keeps the servers"
+    doctor = harness("doctor", "--resources", "redis", tmp_path=tmp_path)
+    assert f"run {record.key}: reused servers, kept running" in doctor.stdout
+    assert "0 orphaned" in doctor.stdout
+    assert harness("reap", tmp_path=tmp_path).stdout == "harness reap: no orphaned runs\n"
+
+    down = harness("down", tmp_path=tmp_path)
+    assert down.returncode == 0, down.stderr
+    assert re.fullmatch(r"harness down: stopped redis \(local, 127\.0\.0\.1:\d+\)\n", down.stdout)
+    _assert_gone(processes, workdirs)
+    assert not record.path.exists()
+    again = harness("down", tmp_path=tmp_path)
+    assert again.stdout == "harness down: no reused servers are running for this project\n"
