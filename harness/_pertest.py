@@ -209,21 +209,52 @@ def _time_limited(
 Counts = dict[tuple[str, str], int]
 """(store, table / collection / "keys") -> rows, documents or keys."""
 
-_POSTGRES_COUNTS = r"""
-SELECT format('%I.%I', n.nspname, c.relname) AS name,
-       (xpath('/row/n/text()', query_to_xml(
-           format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname), false, true, ''
-       )))[1]::text::bigint AS n
+_USER_TABLES = r"""
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> 'alembic_version'
   AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
 """
+# Changes when a user table is created or dropped (a rename is caught by the statement failing).
+_FINGERPRINT = (
+    "SELECT coalesce(hashtext(string_agg(c.oid::text, ',' ORDER BY c.oid)), 0)::bigint"
+    + _USER_TABLES
+)
+_BUILD_COUNTS = (
+    f"SELECT ({_FINGERPRINT}) AS fingerprint, string_agg(format("
+    "'SELECT %L AS name, count(*) AS n FROM %I.%I', "
+    "format('%I.%I', n.nspname, c.relname), n.nspname, c.relname), ' UNION ALL ') AS counts"
+    + _USER_TABLES
+)
+_counts_statement: tuple[object, int, str] | None = None
+"""(pool, fingerprint, statement): the exact-count statement for the current set of tables."""
+_own_connection: Any = None
+"""The leak check's own PostgreSQL connection: a pool acquire + release (with its reset
+round trip) costs several times the count itself (see bench/leak_check_cost.py)."""
 
 
 async def count_rows() -> Counts:
-    """Rows per user table of this session's PostgreSQL database, in one round trip."""
-    rows = await _accessors.postgres().fetch(_POSTGRES_COUNTS)
-    return {("postgres", row["name"]): row["n"] for row in rows}
+    """Exact rows per user table of this session's PostgreSQL database (``alembic_version``
+    excluded), in one round trip: one ``count(*)`` per table in a single ``UNION ALL``
+    statement, rebuilt only when the set of tables changes."""
+    global _counts_statement
+    from asyncpg.exceptions import UndefinedTableError
+
+    pool = _own_connection or _accessors.postgres()
+    for _ in range(2):
+        if _counts_statement is None or _counts_statement[0] is not pool:
+            built = await pool.fetchrow(_BUILD_COUNTS)
+            counts = f" UNION ALL {built['counts']}" if built["counts"] else ""
+            statement = f"SELECT '' AS name, ({_FINGERPRINT}) AS n{counts}"
+            _counts_statement = (pool, built["fingerprint"], statement)
+        _, fingerprint, statement = _counts_statement
+        try:
+            rows = {row["name"]: row["n"] for row in await pool.fetch(statement)}
+        except UndefinedTableError:  # a table was renamed or dropped since it was built
+            rows = {}
+        if rows.pop("", None) == fingerprint:
+            break
+        _counts_statement = None  # the tables changed: build the statement again
+    return {("postgres", name): count for name, count in rows.items()}
 
 
 async def _count_documents() -> Counts:
@@ -252,15 +283,18 @@ _COUNTERS: Mapping[str, Callable[[], Awaitable[Counts]]] = {
 
 
 async def snapshot(stores: frozenset[str]) -> Counts:
-    """Count what each of *stores* holds, all stores concurrently."""
+    """Count what each of *stores* holds, the stores concurrently."""
+    counters = [_COUNTERS[store] for store in sorted(stores & _COUNTERS.keys())]
+    if len(counters) == 1:
+        return await counters[0]()  # no task group: it costs as much as a count
     counts: Counts = {}
 
     async def collect(counter: Callable[[], Awaitable[Counts]]) -> None:
         counts.update(await counter())
 
     async with anyio.create_task_group() as group:
-        for store in sorted(stores & _COUNTERS.keys()):
-            group.start_soon(collect, _COUNTERS[store])
+        for counter in counters:
+            group.start_soon(collect, counter)
     return counts
 
 
@@ -308,7 +342,25 @@ def _harness_leak_check(request: pytest.FixtureRequest) -> None:
     if "anyio_backend" not in request.fixturenames or not _stores_to_check():
         return
     if _leak_mode_of(request.node) != "off":
+        if "postgres" in _stores_to_check():
+            request.getfixturevalue("_harness_leak_postgres")
         request.getfixturevalue("_harness_leak_guard")
+
+
+@pytest.fixture(scope="session")
+async def _harness_leak_postgres(postgres_url: str) -> AsyncIterator[None]:
+    """Open the leak check's own connection once per session (see ``_own_connection``)."""
+    global _own_connection
+    import asyncpg
+
+    connection = await asyncpg.connect(postgres_url)
+    _own_connection = connection
+    try:
+        yield
+    finally:
+        _own_connection = None
+        with anyio.CancelScope(shield=True):
+            await connection.close()
 
 
 def _stores_to_check() -> frozenset[str]:
