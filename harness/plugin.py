@@ -126,7 +126,13 @@ async def harness_infra(
         needed: frozenset[str] = config.stash.get(NEEDED_KEY, NOTHING)
         lines = await infra.start(needed)
     except HarnessError as exc:
-        pytest.exit(f"harness could not start the test infrastructure:\n{exc}", returncode=3)
+        message = f"harness could not start the test infrastructure:\n{exc}"
+        if not hasattr(config, "workerinput"):
+            pytest.exit(message, returncode=3)
+        # An xdist worker that exits is reported as a crash without the message: fail the test
+        # with it instead, and stop this worker after it.
+        request.session.shouldfail = message
+        raise
     config.stash[INFRA_KEY] = infra
     _report(config, [line.render() for line in lines])
     try:

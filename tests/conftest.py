@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
+from harness._ferretdb_build import cache_dir
 from harness._infra import Infrastructure
 
 pytest_plugins = ["pytester"]
 
 InnerRun = Callable[..., pytest.RunResult]
+CACHE_DIR = str(cache_dir())  # read now: pytester points HOME at its tmp dir during a test
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +42,11 @@ def inner_pytest(pytester: pytest.Pytester, inner_env: dict[str, str]) -> Iterat
     def run(
         *args: str, env: Mapping[str, str] | None = None, join: bool = True, timeout: float = 180
     ) -> pytest.RunResult:
-        extra: dict[str, Any] = {**(inner_env if join else {}), **(env or {})}
+        extra: dict[str, Any] = {
+            "HARNESS_CACHE_DIR": CACHE_DIR,
+            **(inner_env if join else {}),
+            **(env or {}),
+        }
         with pytest.MonkeyPatch.context() as patch:
             for key in (
                 "HARNESS_RUN_KEY",

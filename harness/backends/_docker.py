@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["DockerProvider", "configure_container", "docker_status"]
 
 LABEL = "dev.harness.run"
+DOCKER_API_VERSION = os.environ.get("HARNESS_DOCKER_API_VERSION", "1.41")
+"""Pinned so building a container needs no daemon round trip (docker-py's "auto" asks the daemon):
+1.41 is Docker 20.10, which every supported daemon still speaks."""
 
 
 @functools.cache
@@ -53,7 +56,7 @@ def configure_container(resource: Resource, config: HarnessConfig, secret: str) 
         or os.environ.get(f"HARNESS_{resource.name.upper()}_IMAGE")
         or resource.image
     )
-    container = resource.container(image, secret)
+    container = resource.container(image, secret, docker_client_kw={"version": DOCKER_API_VERSION})
     for port in list(container.ports):
         container.ports[port] = ("127.0.0.1", None)  # type: ignore[assignment]  # docker-py: (interface, random port)
     return container.with_kwargs(labels={LABEL: config.rootdir.name})

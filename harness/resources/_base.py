@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from .._config import HarnessConfig
 
-__all__ = ["Client", "LaunchSpec", "Resource", "Server"]
+__all__ = ["Client", "LaunchSpec", "Resource", "Server", "testcontainers_class"]
 
 Client = tuple[Any, Callable[[], Awaitable[None]]]
 """A live client and the coroutine function that closes it."""
@@ -67,6 +67,16 @@ class LaunchSpec:
     """Processes to start (detached, recorded, stopped with the server) before the server itself."""
 
 
+def testcontainers_class(module: str, name: str) -> Any:
+    """A testcontainers module class, from ``testcontainers.community`` where it lives now."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(f"testcontainers.community.{module}"), name)
+    except ImportError:  # testcontainers < 4.15
+        return getattr(importlib.import_module(f"testcontainers.{module}"), name)
+
+
 class Resource(ABC):
     """One kind of infrastructure. Subclasses are small: data plus a few client calls."""
 
@@ -102,8 +112,8 @@ class Resource(ABC):
 
     # -- docker backend ------------------------------------------------------------------------
     @abstractmethod
-    def container(self, image: str, secret: str) -> DockerContainer:
-        """The testcontainers container (not started) for *image*."""
+    def container(self, image: str, secret: str, **options: Any) -> DockerContainer:
+        """The testcontainers container (not started) for *image*; *options* go to its constructor."""
 
     @abstractmethod
     def container_url(self, container: DockerContainer, secret: str) -> str:

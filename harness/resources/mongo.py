@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 from motor.motor_asyncio import AsyncIOMotorClient
 
 from .._ferretdb_build import ferretdb_binary
-from ._base import Client, LaunchSpec, Resource, Server
+from ._base import Client, LaunchSpec, Resource, Server, testcontainers_class
 from ._urls import with_path
 
 if TYPE_CHECKING:
@@ -65,10 +65,10 @@ class MongoResource(Resource):
         # Bound to 127.0.0.1 and without accounts: FerretDB's SQLite backend has no auth.
         return LaunchSpec(argv=argv, url=f"mongodb://127.0.0.1:{port}/")
 
-    def container(self, image: str, secret: str) -> DockerContainer:
-        from testcontainers.mongodb import MongoDbContainer
+    def container(self, image: str, secret: str, **options: Any) -> DockerContainer:
+        container_class = testcontainers_class("mongodb", "MongoDbContainer")
 
-        return MongoDbContainer(image, username=USER, password=secret)
+        return container_class(image, **options, username=USER, password=secret)
 
     def container_url(self, container: DockerContainer, secret: str) -> str:
         host = container.get_container_host_ip()

@@ -8,14 +8,14 @@ import signal
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import asyncpg
 
 from .._exceptions import ServerStartError
 from .._process import chown_to
-from ._base import Client, LaunchSpec, Resource, Server
+from ._base import Client, LaunchSpec, Resource, Server, testcontainers_class
 from ._urls import with_path
 
 if TYPE_CHECKING:
@@ -88,11 +88,10 @@ class PostgresResource(Resource):
             stop_signal=signal.SIGINT,  # "fast" shutdown: SIGTERM would wait for clients
         )
 
-    def container(self, image: str, secret: str) -> DockerContainer:
-        from testcontainers.postgres import PostgresContainer
-
-        container = PostgresContainer(
-            image, username=USER, password=secret, dbname="postgres", driver=None
+    def container(self, image: str, secret: str, **options: Any) -> DockerContainer:
+        postgres_container = testcontainers_class("postgres", "PostgresContainer")
+        container = postgres_container(
+            image, **options, username=USER, password=secret, dbname="postgres", driver=None
         )
         return container.with_command(
             "postgres "

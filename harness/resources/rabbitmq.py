@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 import aio_pika
@@ -20,7 +20,7 @@ import httpx
 
 from .._exceptions import HarnessError
 from .._process import free_port
-from ._base import Client, LaunchSpec, Resource, Server
+from ._base import Client, LaunchSpec, Resource, Server, testcontainers_class
 from ._urls import with_path
 
 if TYPE_CHECKING:
@@ -84,10 +84,10 @@ class RabbitMQResource(Resource):
             helpers=[[binaries["epmd"], "-port", str(epmd_port), "-address", "127.0.0.1"]],
         )
 
-    def container(self, image: str, secret: str) -> DockerContainer:
-        from testcontainers.rabbitmq import RabbitMqContainer
+    def container(self, image: str, secret: str, **options: Any) -> DockerContainer:
+        container_class = testcontainers_class("rabbitmq", "RabbitMqContainer")
 
-        return RabbitMqContainer(image, username=USER, password=secret)
+        return container_class(image, **options, username=USER, password=secret)
 
     def container_url(self, container: DockerContainer, secret: str) -> str:
         host = container.get_container_host_ip()

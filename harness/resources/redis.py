@@ -5,12 +5,12 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 
 from .._exceptions import HarnessError
-from ._base import Client, LaunchSpec, Resource, Server
+from ._base import Client, LaunchSpec, Resource, Server, testcontainers_class
 from ._urls import with_path
 
 if TYPE_CHECKING:
@@ -41,10 +41,10 @@ class RedisResource(Resource):
         argv += ["--databases", str(DATABASES), "--requirepass", secret, "--loglevel", "warning"]
         return LaunchSpec(argv=argv, url=f"redis://:{secret}@127.0.0.1:{port}/0")
 
-    def container(self, image: str, secret: str) -> DockerContainer:
-        from testcontainers.redis import RedisContainer
+    def container(self, image: str, secret: str, **options: Any) -> DockerContainer:
+        container_class = testcontainers_class("redis", "RedisContainer")
 
-        return RedisContainer(image, password=secret).with_command(
+        return container_class(image, **options, password=secret).with_command(
             f"redis-server --requirepass {secret} --databases {DATABASES} --save '' --appendonly no"
         )
 

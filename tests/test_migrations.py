@@ -1,0 +1,139 @@
+"""Alembic: applied once into the template every session database is cloned from; two heads and
+a failing migration stop the run before any test, with a message that says what to do."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness._exceptions import MigrationError
+from harness._migrations import single_head
+
+ENV_PY = """
+import asyncio, os
+from alembic import context
+from sqlalchemy import pool
+from sqlalchemy.ext.asyncio import create_async_engine
+
+def run(connection):
+    context.configure(connection=connection)
+    with context.begin_transaction():
+        context.run_migrations()
+
+async def main():
+    url = os.environ["POSTGRES-SUPABASE-URL"].replace("postgresql://", "postgresql+asyncpg://", 1)
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    async with engine.connect() as connection:
+        await connection.run_sync(run)
+        await connection.commit()
+    await engine.dispose()
+
+asyncio.run(main())
+"""
+
+REVISION = """
+from alembic import op
+revision = {rev!r}
+down_revision = {down!r}
+
+def upgrade():
+    op.execute({sql!r})
+
+def downgrade():
+    op.execute({undo!r})
+"""
+
+
+def make_chain(root: Path, *revisions: tuple[str, str | None, str, str]) -> Path:
+    """An alembic project under *root*; each revision is (rev, down_revision, upgrade, downgrade)."""
+    migrations = root / "migrations"
+    (migrations / "versions").mkdir(parents=True)
+    (migrations / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s\n")
+    (migrations / "env.py").write_text(ENV_PY)
+    (migrations / "script.py.mako").write_text("")
+    for rev, down, sql, undo in revisions:
+        (migrations / "versions" / f"{rev}.py").write_text(
+            REVISION.format(rev=rev, down=down, sql=sql, undo=undo)
+        )
+    (root / "pytest.ini").write_text(
+        textwrap.dedent(
+            """
+            [pytest]
+            harness_alembic_ini = migrations/alembic.ini
+            harness_env_map = POSTGRES-SUPABASE-URL=postgres
+            """
+        )
+    )
+    return migrations / "alembic.ini"
+
+
+def test_every_session_database_is_a_clone_of_the_migrated_template(
+    inner_pytest, pytester: pytest.Pytester
+) -> None:
+    make_chain(
+        pytester.path,
+        (
+            "a1",
+            None,
+            "CREATE TABLE widgets (id serial PRIMARY KEY, name text)",
+            "DROP TABLE widgets",
+        ),
+        ("a2", "a1", "INSERT INTO widgets (name) VALUES ('from-migration')", "DELETE FROM widgets"),
+    )
+    pytester.makepyfile(
+        test_schema="""
+        import os, pytest, harness
+        pytestmark = pytest.mark.anyio
+
+        async def test_schema_is_there(postgres_url):
+            assert os.environ["POSTGRES-SUPABASE-URL"] == postgres_url
+            assert await harness.postgres().fetchval("SELECT name FROM widgets") == "from-migration"
+            assert await harness.postgres().fetchval("SELECT version_num FROM alembic_version") == "a2"
+        """
+    )
+    inner_pytest("-q").assert_outcomes(passed=1)
+
+
+def test_two_heads_stop_the_run_naming_both(inner_pytest, pytester: pytest.Pytester) -> None:
+    make_chain(
+        pytester.path,
+        ("base1", None, "SELECT 1", "SELECT 1"),
+        ("left9", "base1", "SELECT 1", "SELECT 1"),
+        ("right7", "base1", "SELECT 1", "SELECT 1"),
+    )
+    pytester.makepyfile(test_x="def test_x(postgres_url):\n    pass\n")
+    result = inner_pytest("-q")
+    assert result.ret == 3
+    output = result.stdout.str() + result.stderr.str()
+    assert "2 heads (left9, right7)" in output
+    assert "keep the chain linear" in output
+    assert "1 passed" not in output
+
+
+def test_a_failing_migration_stops_the_run_with_alembics_message(
+    inner_pytest, pytester: pytest.Pytester
+) -> None:
+    make_chain(pytester.path, ("bad1", None, "SELECT * FROM no_such_table", "SELECT 1"))
+    pytester.makepyfile(test_x="def test_x(postgres_url):\n    pass\n")
+    result = inner_pytest("-q")
+    assert result.ret == 3
+    output = result.stdout.str() + result.stderr.str()
+    assert "alembic upgrade head" in output
+    assert 'relation "no_such_table" does not exist' in output
+    assert "1 passed" not in output
+
+
+def test_single_head_names_the_heads(tmp_path: Path) -> None:
+    ini = make_chain(
+        tmp_path, ("r1", None, "SELECT 1", "SELECT 1"), ("r2", None, "SELECT 1", "SELECT 1")
+    )
+    with pytest.raises(MigrationError, match=r"2 heads \(r1, r2\)"):
+        single_head(ini)
+    ini2 = make_chain(
+        tmp_path / "linear",
+        ("r1", None, "SELECT 1", "SELECT 1"),
+        ("r2", "r1", "SELECT 1", "SELECT 1"),
+    )
+    assert single_head(ini2) == "r2"
