@@ -67,14 +67,17 @@ class LaunchSpec:
     """Processes to start (detached, recorded, stopped with the server) before the server itself."""
 
 
-def testcontainers_class(module: str, name: str) -> Any:
+def testcontainers_class(module: str, name: str) -> Callable[..., DockerContainer]:
     """A testcontainers module class, from ``testcontainers.community`` where it lives now."""
     import importlib
 
     try:
-        return getattr(importlib.import_module(f"testcontainers.community.{module}"), name)
+        found: Callable[..., DockerContainer] = getattr(
+            importlib.import_module(f"testcontainers.community.{module}"), name
+        )
     except ImportError:  # testcontainers < 4.15
-        return getattr(importlib.import_module(f"testcontainers.{module}"), name)
+        found = getattr(importlib.import_module(f"testcontainers.{module}"), name)
+    return found
 
 
 class Resource(ABC):
