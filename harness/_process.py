@@ -13,6 +13,7 @@ import os
 import pwd
 import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,15 +40,20 @@ class ProcessRecord:
         return cls(pid, psutil.Process(pid).create_time())
 
     def process(self) -> psutil.Process | None:
-        """The live process, or ``None`` when it is gone (or the PID now belongs to another)."""
+        """The live process, or ``None`` when it is gone (or the PID now belongs to another).
+
+        A zombie counts as gone: under xdist the worker that stops a server is often not its
+        parent, and may never see it reaped.
+        """
         try:
             proc = psutil.Process(self.pid)
             if abs(proc.create_time() - self.create_time) > 0.01:
                 return None
             if proc.status() == psutil.STATUS_ZOMBIE:
-                proc.wait(timeout=0)  # our own child: reap it
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(self.pid, os.WNOHANG)  # our own child: reap it
                 return None
-        except (psutil.NoSuchProcess, psutil.TimeoutExpired):
+        except psutil.NoSuchProcess:
             return None
         return proc
 
@@ -123,15 +129,24 @@ def stop_process(
         if child is not None:
             child.poll()  # it died on its own: collect its exit status
         return False
-    try:
+    with contextlib.suppress(psutil.NoSuchProcess):
         proc.send_signal(sig)
-        _, alive = psutil.wait_procs([proc], timeout=timeout)
-    except psutil.NoSuchProcess:
-        alive = []
+    stopped = _wait_gone(record, timeout)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(record.pid, signal.SIGKILL)  # leftovers of the group (postgres backends...)
-    if alive:
-        psutil.wait_procs(alive, timeout=5)
+    if not stopped:
+        _wait_gone(record, 5)
     if child is not None:
-        child.wait(timeout=5)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=5)
+    return True
+
+
+def _wait_gone(record: ProcessRecord, timeout: float) -> bool:
+    """Poll until *record* is gone (zombies count as gone: we may not be the parent)."""
+    deadline = time.monotonic() + timeout
+    while record.process() is not None:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
     return True
