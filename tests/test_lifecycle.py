@@ -248,3 +248,75 @@ def test_a_run_that_starts_servers_reaps_orphans_first(
         if orphan.poll() is None:
             orphan.kill()
             orphan.wait()
+
+
+def test_reuse_keeps_servers_for_the_next_run_until_harness_down(
+    inner_pytest, pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\nharness_reuse = true\n")
+    pytester.makepyfile(
+        test_reuse="""
+        import pytest, harness
+        pytestmark = pytest.mark.anyio
+
+        async def test_uses(redis_url):
+            assert await harness.redis().ping()
+        """
+    )
+    env = {"HARNESS_STATE_DIR": str(tmp_path / "state")}
+    first = inner_pytest("-q", "-s", join=False, env=env)
+    first.assert_outcomes(passed=1)
+    second = inner_pytest("-q", "-s", join=False, env=env)
+    second.assert_outcomes(passed=1)
+    started = [line for line in first.outlines if line.startswith("harness: redis")]
+    reused = [line for line in second.outlines if line.startswith("harness: redis")]
+    assert started and started[0].endswith(" s") and "reused" not in started[0]
+    assert reused and "reused" in reused[0]
+    assert started[0].split()[4] == reused[0].split()[4]  # same address: the same server
+    (record,) = [
+        RunRecord(tmp_path / "state", p.stem) for p in (tmp_path / "state" / "runs").glob("*.json")
+    ]
+    server = record.load().servers["redis"]
+    assert server.processes[0].alive()
+
+    down = subprocess.run(
+        [sys.executable, "-m", "harness", "down", "--rootdir", str(pytester.path)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert down.returncode == 0, down.stderr
+    assert not server.processes[0].alive()
+    assert not Path(server.workdir or "/nonexistent").exists()
+
+
+def test_a_dead_reused_server_is_replaced(
+    inner_pytest, pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\nharness_reuse = true\n")
+    pytester.makepyfile(test_reuse="def test_uses(redis_url):\n    pass\n")
+    env = {"HARNESS_STATE_DIR": str(tmp_path / "state")}
+    inner_pytest("-q", join=False, env=env).assert_outcomes(passed=1)
+    (path,) = (tmp_path / "state" / "runs").glob("*.json")
+    record = RunRecord(tmp_path / "state", path.stem)
+    old = record.load().servers["redis"].processes[0]
+    os.kill(old.pid, signal.SIGKILL)
+    psutil.wait_procs([psutil.Process(old.pid)], timeout=10)
+    second = inner_pytest("-q", "-s", join=False, env=env)
+    second.assert_outcomes(passed=1)
+    assert any(
+        line.startswith("harness: redis") and "reused" not in line for line in second.outlines
+    )
+    new = record.load().servers["redis"].processes[0]
+    try:
+        assert new.pid != old.pid and new.alive()
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "harness", "down", "--rootdir", str(pytester.path)],
+            env={**os.environ, **env},
+            timeout=60,
+            check=True,
+            capture_output=True,
+        )
+    assert not new.alive()
