@@ -18,10 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._cli import add_config_options, add_resources_option, config_from_args, configured_resources
-from ._config import HarnessConfig
+from ._config import OPTIONS, HarnessConfig
 from ._exceptions import HarnessError
 
 __all__ = ["main"]
+
+ONLY_STATE_DIR = tuple(opt.name for opt in OPTIONS if opt.name != "state_dir")
+"""``down`` and ``reap`` only look at run records: other options would be noise in their help."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,8 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Tools around the test harness: check this machine, run the test servers "
+        "for development, clean up after killed runs. Every command reads the project's pytest "
+        "configuration (pyproject.toml, HARNESS_* variables).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -78,11 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     down.add_argument(
         "--force", action="store_true", help="stop them even while a run still uses them"
     )
-    add_config_options(down, skip=("reuse",))
+    add_config_options(down, skip=ONLY_STATE_DIR)
     down.set_defaults(run=_down)
 
     reap = commands.add_parser("reap", help="stop the servers of killed runs now")
-    add_config_options(reap, skip=("reuse",))
+    add_config_options(reap, skip=ONLY_STATE_DIR)
     reap.set_defaults(run=_reap)
 
     build = commands.add_parser(

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,8 @@ from .resources._urls import address, redact
 __all__ = ["Diagnosis", "ResourceCheck", "RunSummary", "Tool", "diagnose", "render"]
 
 VERSION_TIMEOUT = 5.0
-GO_INSTALL = "apt-get install golang-go  (or https://go.dev/dl/)"
+GO_INSTALL = "apt-get install golang-go, or see https://go.dev/dl/"
+WIDTH = 100
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,8 @@ class ResourceCheck:
     """The backend that would provide it, ``None`` when none can."""
     why: str
     tools: list[Tool] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    """What to install or set, one exact command or step each."""
+    install: list[str] = field(default_factory=list)
+    """How to get the local binaries when they are missing: one exact command or step each."""
 
 
 @dataclass(frozen=True)
@@ -100,15 +102,13 @@ def diagnose(config: HarnessConfig, used: list[str]) -> Diagnosis:
 def _check(resource: Resource, config: HarnessConfig, used: bool, go: Tool | None) -> ResourceCheck:
     binaries = resource.find_binaries() or {}
     tools = [Tool(name, path, _version(name, path)) for name, path in sorted(binaries.items())]
-    missing = [] if binaries else _install_steps(resource, go)
+    install = [] if binaries else _install_steps(resource, go)
     try:
         choice = choose(resource, config)
     except HarnessError as exc:
-        return ResourceCheck(resource.name, resource.title, used, None, str(exc), tools, missing)
+        return ResourceCheck(resource.name, resource.title, used, None, str(exc), tools, install)
     why = _why(resource, config, choice.backend, choice.reason)
-    if binaries or choice.backend != "local":
-        missing = [f"(only without {choice.backend}) {step}" for step in missing]
-    return ResourceCheck(resource.name, resource.title, used, choice.backend, why, tools, missing)
+    return ResourceCheck(resource.name, resource.title, used, choice.backend, why, tools, install)
 
 
 def _why(resource: Resource, config: HarnessConfig, backend: str, reason: str) -> str:
@@ -125,14 +125,18 @@ def _why(resource: Resource, config: HarnessConfig, backend: str, reason: str) -
 
 
 def _install_steps(resource: Resource, go: Tool | None) -> list[str]:
-    steps = [f"install: {resource.install_hint}"]
     if resource.name == "mongo":  # FerretDB is the harness's own build: say how, and what it needs
-        steps = [
-            "build FerretDB: python -m harness build-ferretdb  (or `make setup`)",
-            *([] if go else [f"  it needs Go: {GO_INSTALL}"]),
+        return [
+            "python -m harness build-ferretdb  (builds FerretDB; `make setup` does it too)",
+            *([] if go else [f"  it needs Go first: {_sudo(GO_INSTALL)}"]),
             "or put a real `mongod` on PATH, or export HARNESS_MONGO_URL",
         ]
-    return steps
+    return [_sudo(resource.install_hint)]
+
+
+def _sudo(command: str) -> str:
+    """The command as this user must type it: apt-get needs root."""
+    return f"sudo {command}" if command.startswith("apt-get") and os.geteuid() != 0 else command
 
 
 def _migration_problems(config: HarnessConfig) -> list[str]:
@@ -261,7 +265,7 @@ def render(diagnosis: Diagnosis) -> list[str]:
         "",
         f"Docker       {detail if not available else detail + ' (daemon answers)'}",
         f"Go           {f'{go.version} at {go.path}' if go else 'not found'}"
-        + ("" if go else f"  (only to build FerretDB: {GO_INSTALL})"),
+        + ("" if go else f"  (needed only to build FerretDB: {_sudo(GO_INSTALL)})"),
     ]
     for check in diagnosis.resources:
         lines += ["", *_render_check(check)]
@@ -272,15 +276,18 @@ def render(diagnosis: Diagnosis) -> list[str]:
 def _render_check(check: ResourceCheck) -> list[str]:
     unused = "" if check.used else "  [not used by this project]"
     if check.backend is None:
-        head = f"{check.title:<12} CANNOT BE PROVIDED{unused}"
-        lines = [head, *(f"  {line}" for line in check.why.splitlines())]
+        lines = [f"{check.title:<12} CANNOT BE PROVIDED{unused}"]
+        for paragraph in check.why.splitlines():
+            lines += textwrap.wrap(paragraph, WIDTH, initial_indent="  ", subsequent_indent="  ")
+        label = "  to fix it, install the local binaries:"
     else:
         lines = [f"{check.title:<12} {check.backend}: {check.why}{unused}"]
+        label = "  local binaries (the fallback) are not installed; to install them:"
     for tool in check.tools:
-        lines.append(
-            f"  {tool.name:<16} {tool.path}" + (f"  {tool.version}" if tool.version else "")
-        )
-    lines += [f"  missing: {step}" for step in check.missing]
+        version = f"  {tool.version}" if tool.version else ""
+        lines.append(f"  {tool.name:<16} {tool.path}{version}")
+    if check.install:
+        lines += [label, *(f"    {step}" for step in check.install)]
     return lines
 
 
@@ -308,5 +315,6 @@ def _render_project(diagnosis: Diagnosis) -> list[str]:
         what = f"cannot provide {', '.join(failing)}" if failing else "the project has problems"
         lines.append(f"NOT READY: {what}; fix what is listed above (or run `make setup`).")
     else:
-        lines.append(f"OK: all {len(used)} resources this project uses can be provided.")
+        count = f"all {len(used)} resources" if len(used) != 1 else "the resource"
+        lines.append(f"OK: {count} this project uses can be provided.")
     return lines

@@ -13,7 +13,8 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio
@@ -184,6 +185,15 @@ async def _answer(values: Mapping[str, str]) -> None:
             await connection.close()
 
 
+def _in_own_loop(
+    check: Callable[[Mapping[str, str]], Awaitable[None]], values: Mapping[str, str]
+) -> None:
+    """Run an async check on an event loop of its own, in a thread: this sync test may run while
+    the session's anyio loop (kept open by the harness's session fixtures) owns this thread."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, check, values).result(timeout=120)
+
+
 def _passwords(values: Mapping[str, str]) -> list[str]:
     from urllib.parse import urlsplit
 
@@ -216,13 +226,17 @@ def test_doctor_with_binaries_missing_says_what_to_install_and_fails(tmp_path: P
     env = _env(tmp_path, PATH=bare, HARNESS_CACHE_DIR=str(tmp_path / "empty-cache"))
     result = harness("doctor", "--backend", "local", tmp_path=tmp_path, env=env)
     out = result.stdout
+    flat = " ".join(out.split())  # the error paragraphs are wrapped
     assert result.returncode == 1, out + result.stderr
     assert "Redis        CANNOT BE PROVIDED" in out
-    assert "install them with `apt-get install redis-server" in out
+    # choose()'s own error text, then the install step on a line of its own.
+    assert "its local binaries are not installed." in flat
+    assert "to fix it, install the local binaries:\n    apt-get install redis-server" in out
     assert "RabbitMQ     CANNOT BE PROVIDED" in out
-    assert "apt-get install rabbitmq-server" in out
-    assert "missing: build FerretDB: python -m harness build-ferretdb" in out
-    assert "it needs Go: apt-get install golang-go" in out
+    assert "    apt-get install rabbitmq-server" in out
+    assert "    python -m harness build-ferretdb  (builds FerretDB" in out
+    assert "      it needs Go first: apt-get install golang-go" in out
+    assert "Go           not found  (needed only to build FerretDB" in out
     assert "NOT READY: cannot provide RabbitMQ, MongoDB, Redis" in out
     # PostgreSQL is still found in Debian's versioned directory, not on PATH.
     assert "PostgreSQL   local: backend forced to local; local binaries installed" in out
@@ -238,8 +252,9 @@ def test_doctor_with_binaries_missing_says_what_to_install_and_fails(tmp_path: P
 def test_doctor_with_docker_forced_but_absent_fails_with_the_fix(tmp_path: Path) -> None:
     result = harness("doctor", "--backend", "docker", "--resources", "redis", tmp_path=tmp_path)
     assert result.returncode == 1
-    assert "the docker backend was requested for Redis but no Docker daemon" in result.stdout
-    assert "Start the Docker daemon, or run with --harness-backend=local" in result.stdout
+    flat = " ".join(result.stdout.split())
+    assert "the docker backend was requested for Redis but no Docker daemon" in flat
+    assert "Start the Docker daemon, or run with --harness-backend=local" in flat
 
 
 def test_doctor_shows_an_external_url_without_its_password(tmp_path: Path) -> None:
@@ -276,7 +291,7 @@ def test_up_prints_the_environment_serves_and_stops_clean_on_sigterm(
     up.wait_ready()
     values = up.dotenv()
     assert set(values) == {"POSTGRES-SUPABASE-URL", "REDIS-URL"}
-    anyio.run(_answer, values)
+    _in_own_loop(_answer, values)
 
     # Progress: a line per server as it became ready, addresses only: no credentials in logs.
     assert re.search(r"harness: redis +local +Redis \S+ +127\.0\.0\.1:\d+ +ready in", up.stderr)
@@ -318,7 +333,7 @@ def test_up_all_four_writes_a_private_env_file_and_stops_on_ctrl_c(
     values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
     assert {"POSTGRES-SUPABASE-URL", "RABBITMQ-URL", "MONGO-URL", "REDIS-URL"} <= set(values)
     assert values["JWT-SECRET-KEY"] == "integration-test-secret"  # from .env.test, as asked
-    anyio.run(_answer, values)
+    _in_own_loop(_answer, values)
     # Written to the file, so not on the terminal at all.
     assert up.stdout == ""
     assert not [p for p in _passwords(values) if p in up.stderr]
@@ -368,6 +383,32 @@ def test_up_that_cannot_start_exits_1_and_leaves_nothing_running(tmp_path: Path)
     assert "Run `harness doctor`" in unavailable.stderr
 
 
+def test_sigterm_while_starting_stops_what_was_started(tmp_path: Path) -> None:
+    up = Up(tmp_path, "--resources", "rabbitmq,redis")
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not re.search(r"harness: redis .* ready", up.stderr):  # RabbitMQ takes seconds more
+            assert up.proc.poll() is None and time.monotonic() < deadline, up.stderr
+            time.sleep(0.05)
+        assert "harness up: ready" not in up.stderr
+        state = RunRecord(tmp_path / "state", next((tmp_path / "state/runs").glob("*.json")).stem)
+        processes = _processes(state.load())
+        assert processes, "redis (at least) is recorded"
+        assert up.stop(signal.SIGTERM) == 0, up.stderr
+        _assert_gone(processes, [])
+    finally:
+        up.kill()
+    assert "harness up: SIGTERM: stopping" in up.stderr
+    assert up.stdout == ""  # never got to print an environment
+    runs = tmp_path / "state" / "runs"
+    assert [RunRecord(runs.parent, p.stem).load().servers for p in runs.glob("*.json")] in (
+        [],
+        [{}],
+    )
+    assert not list((tmp_path / "state" / "servers").glob("*")), "temp dirs left behind"
+    assert harness("reap", tmp_path=tmp_path).stdout == "harness reap: no orphaned runs\n"
+
+
 # -- reap and down ----------------------------------------------------------------------------------
 def test_reap_stops_the_servers_of_a_killed_up(tmp_path: Path, up_process: list[Up]) -> None:
     up = Up(tmp_path, "--resources", "redis")
@@ -411,6 +452,14 @@ def test_up_reuse_keeps_servers_until_down(tmp_path: Path, up_process: list[Up])
     assert f"run {record.key}: reused servers, kept running" in doctor.stdout
     assert "0 orphaned" in doctor.stdout
     assert harness("reap", tmp_path=tmp_path).stdout == "harness reap: no orphaned runs\n"
+    assert "OK: the resource this project uses can be provided." in doctor.stdout
+
+    again_up = Up(tmp_path, "--resources", "redis", "--reuse")  # reattaches: starts nothing
+    up_process.append(again_up)
+    again_up.wait_ready()
+    assert re.search(r"harness: redis +local .* reused \(ready in", again_up.stderr)
+    assert again_up.record().load().servers["redis"].processes == state.servers["redis"].processes
+    assert again_up.stop() == 0, again_up.stderr
 
     down = harness("down", tmp_path=tmp_path)
     assert down.returncode == 0, down.stderr
