@@ -17,6 +17,7 @@ import aio_pika.abc
 import asyncpg
 import redis.asyncio
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from pymongo.errors import ConfigurationError
 
 from .exceptions import MissingSettingError
 from .settings import Settings
@@ -79,7 +80,7 @@ def _default_database(
         return client[settings.mongo_database]
     try:
         return client.get_default_database()
-    except Exception as exc:  # pymongo raises ConfigurationError for a URL without a path
+    except ConfigurationError as exc:  # the URL has no /<database>
         raise MissingSettingError(
             "MONGO-URL names no database and MONGO-DATABASE is not set: "
             "add the database to the URL (mongodb://host:port/<database>) or set MONGO-DATABASE."

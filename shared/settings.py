@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     tracking_latest_ttl_seconds: int = Field(
         3600, validation_alias="TRACKING-LATEST-TTL-SECONDS", gt=0
     )
+    tracking_consumer_enabled: bool = Field(True, validation_alias="TRACKING-CONSUMER-ENABLED")
+    """Off for API-only replicas (reads scale apart from consuming) and read-only test clients."""
 
     @model_validator(mode="after")
     def _hmac_secret_long_enough(self) -> Settings:

@@ -1,8 +1,9 @@
 """Tracking service entry point: ``uvicorn services.tracking_service.app.main:app``.
 
-The lifespan opens MongoDB, Redis and RabbitMQ, declares the queue topology and runs the location
-consumer in a task group beside the HTTP app; shutdown stops the consumer first (so nothing is
-half-stored), then closes the connections in reverse order.
+The lifespan opens MongoDB and Redis and, unless ``TRACKING-CONSUMER-ENABLED=false``, connects to
+RabbitMQ, declares the queue topology and runs the location consumer in a task group beside the
+HTTP app; shutdown stops the consumer first (so nothing is half-stored), then closes the
+connections in reverse order.
 """
 
 from __future__ import annotations
@@ -57,14 +58,26 @@ async def store_location(
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
-    """Open the stores, declare the topology and run the consumer until shutdown."""
+    """Open the stores and, unless disabled, run the consumer until shutdown."""
     settings = load_settings()
     async with AsyncExitStack() as stack:
         database = await stack.enter_async_context(ensure_async_mongo_database(settings))
         client = await stack.enter_async_context(ensure_async_redis_client(settings))
-        connection = await stack.enter_async_context(ensure_async_rabbitmq_connection(settings))
         locations = database[LOCATIONS_COLLECTION]
         await ensure_location_indexes(collection=locations)
+        if settings.tracking_consumer_enabled:
+            await stack.enter_async_context(
+                running_consumer(settings=settings, locations=locations, client=client)
+            )
+        yield State(settings=settings, locations=locations, redis=client)
+
+
+@asynccontextmanager
+async def running_consumer(
+    *, settings: Settings, locations: AsyncIOMotorCollection[Any], client: redis.asyncio.Redis
+) -> AsyncIterator[None]:
+    """Declare the topology and consume in a task group; stop consuming before anything closes."""
+    async with ensure_async_rabbitmq_connection(settings) as connection:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=32)
         consumer = LocationConsumer(
@@ -79,7 +92,7 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
         async with anyio.create_task_group() as task_group:
             await task_group.start(consumer.run)
             try:
-                yield State(settings=settings, locations=locations, redis=client)
+                yield
             finally:
                 with anyio.CancelScope(shield=True):
                     await consumer.stop()

@@ -16,6 +16,7 @@ from uuid import uuid4
 
 import aio_pika
 import aio_pika.abc
+import aio_pika.exceptions
 import jwt
 
 from harness import mongo, rabbitmq, redis, seed
@@ -166,3 +167,19 @@ def first_death(message: aio_pika.abc.AbstractIncomingMessage) -> dict[str, Any]
     death = deaths[0]
     assert isinstance(death, dict)
     return dict(death)
+
+
+async def purge_locations_queue(rabbitmq_url: str) -> None:
+    """Empty the work queue if it exists, over a connection of its own.
+
+    Not the harness's shared channel: a passive declare of a missing queue closes the channel it
+    runs on, and the queue is missing until a tracking app first starts.
+    """
+    connection = await aio_pika.connect(rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        try:
+            queue = await channel.declare_queue(locations_queue(), passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            return
+        await queue.purge()
