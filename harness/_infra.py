@@ -113,6 +113,8 @@ class Infrastructure:
                 if os.environ.get("PYTEST_XDIST_WORKER"):  # the other workers fail fast with it
                     state.failure = str(exc)
                     self.record.save(state)
+                elif not state.servers and not state.live_leases():
+                    self.record.remove()
                 raise
             state.leases[self._lease] = self._lease_ctime
             state.reuse = self.config.reuse
@@ -277,6 +279,17 @@ class Infrastructure:
             if self._leased:
                 async with self._locked() as state:
                     await anyio.to_thread.run_sync(self._release, state)
+
+    def release_now(self) -> None:
+        """Give back the lease without the event loop: the last resort when :meth:`close` could
+        not run (a Ctrl-C inside a test breaks anyio's runner, so async teardown never happens).
+        Servers are stopped as usual; namespaces on external servers are left (logged)."""
+        if not self._leased:
+            return
+        if self._namespaces:
+            logger.warning("harness: namespaces left on shared servers: %s", self._namespaces)
+        with self.record.lock.acquire(timeout=2 * self.config.startup_timeout + 60):
+            self._release(self.record.load())
 
     def _release(self, state: RunState) -> None:
         state.leases.pop(self._lease, None)

@@ -212,6 +212,15 @@ def _report(config: pytest.Config, lines: list[str]) -> None:
             reporter.write_line(line)
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """If the session fixture could not tear down (Ctrl-C inside a test leaves anyio's runner
+    unusable), stop the servers anyway: nothing the harness started outlives pytest."""
+    infra = config.stash.get(INFRA_KEY, None)
+    if infra is not None:
+        del config.stash[INFRA_KEY]
+        infra.release_now()
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     if hasattr(config, "workeroutput"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -320,3 +321,98 @@ def test_a_dead_reused_server_is_replaced(
             capture_output=True,
         )
     assert not new.alive()
+
+
+HANGING_TEST = """
+import json, os, time, pytest
+pytestmark = pytest.mark.anyio
+
+async def test_hang(redis_url, postgres_url, harness_infra):
+    pids = [r.pid for s in harness_infra.servers.values() for r in s.processes]
+    dirs = [s.workdir for s in harness_infra.servers.values()]
+    path = os.environ["FLAG_FILE"]
+    with open(path + ".tmp", "w") as f:
+        json.dump({"pids": pids, "dirs": dirs}, f)
+    os.rename(path + ".tmp", path)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_run_stops_its_servers(
+    pytester: pytest.Pytester, tmp_path: Path, sig: int
+) -> None:
+    flag = tmp_path / "flag.json"
+    pytester.makepyfile(test_hang=HANGING_TEST)
+    env = {**os.environ, "HARNESS_STATE_DIR": str(tmp_path / "state"), "FLAG_FILE": str(flag)}
+    env.pop("HARNESS_RUN_KEY", None)
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_hang.py"],
+        cwd=pytester.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not flag.exists():
+            assert victim.poll() is None, victim.communicate()[0]
+            assert time.monotonic() < deadline, "the servers did not start in 60 s"
+            time.sleep(0.1)
+        victim.send_signal(sig)
+        output, _ = victim.communicate(timeout=60)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+    started = json.loads(flag.read_text())
+    assert victim.returncode != 0
+    assert "Interrupted" in output or "KeyboardInterrupt" in output, output
+    alive = [
+        pid
+        for pid in started["pids"]
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
+    assert not alive, f"servers left running after {signal.Signals(sig).name}: {alive}\n{output}"
+    assert not any(Path(d).exists() for d in started["dirs"] if d)
+    assert not list((tmp_path / "state" / "runs").glob("*.json"))
+
+
+def test_a_server_that_fails_to_start_stops_the_others_and_the_run(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    pytester.makepyfile(
+        test_needs_two="""
+        def test_needs_two(redis_url, rabbitmq_url):
+            pass
+        """
+    )
+    env = {**os.environ, "HARNESS_STATE_DIR": str(tmp_path / "state")}
+    env.pop("HARNESS_RUN_KEY", None)
+    # RabbitMQ needs seconds to answer; Redis answers in milliseconds, then must be stopped.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--harness-startup-timeout=1",
+        ],
+        cwd=pytester.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "harness could not start the test infrastructure" in output
+    assert "RabbitMQ" in output and "did not answer within 1 s" in output
+    assert "Hint:" in output
+    assert "1 passed" not in output
+    assert not list((tmp_path / "state" / "runs").glob("*.json"))
+    servers = tmp_path / "state" / "servers"
+    assert not servers.exists() or not list(servers.iterdir())
