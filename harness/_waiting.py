@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TypeVar, cast
+from typing import TypeVar, cast, overload
 
 import anyio
 
@@ -13,12 +13,35 @@ __all__ = ["eventually"]
 T = TypeVar("T")
 
 
+_Retry = type[BaseException] | tuple[type[BaseException], ...]
+
+
+@overload
+async def eventually(
+    check: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = 5.0,
+    interval: float = 0.05,
+    retry_on: _Retry = AssertionError,
+) -> T: ...
+
+
+@overload
+async def eventually(
+    check: Callable[[], T],
+    *,
+    timeout: float = 5.0,
+    interval: float = 0.05,
+    retry_on: _Retry = AssertionError,
+) -> T: ...
+
+
 async def eventually(
     check: Callable[[], T | Awaitable[T]],
     *,
     timeout: float = 5.0,
     interval: float = 0.05,
-    retry_on: type[BaseException] | tuple[type[BaseException], ...] = AssertionError,
+    retry_on: _Retry = AssertionError,
 ) -> T:
     """Call *check* until it passes, then return what it returned.
 

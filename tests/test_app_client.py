@@ -52,7 +52,7 @@ def make_app(
 
 async def _maybe_await(value: object) -> None:
     if hasattr(value, "__await__"):
-        await value  # type: ignore[misc]
+        await value
 
 
 # -- scopes -----------------------------------------------------------------------------------
