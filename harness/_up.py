@@ -156,7 +156,11 @@ async def _serve(
         say(f"harness up: could not start the servers:\n{exc}")
         return 1
     try:
-        _publish(infra, config, options, out, say)
+        try:
+            _publish(infra, config, options, out, say)
+        except OSError as exc:  # --env-file in a missing or read-only directory
+            say(f"harness up: cannot write {options.env_file}: {exc.strerror}; stopping")
+            return 1
         await anyio.sleep_forever()
     finally:
         with anyio.CancelScope(shield=True):

@@ -21,6 +21,7 @@ import anyio
 import pytest
 from dotenv import dotenv_values
 
+from harness._env import read_env_file
 from harness._process import ProcessRecord
 from harness._state import RunRecord, RunState
 from harness.backends import docker_status
@@ -332,7 +333,8 @@ def test_up_all_four_writes_a_private_env_file_and_stops_on_ctrl_c(
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
     assert {"POSTGRES-SUPABASE-URL", "RABBITMQ-URL", "MONGO-URL", "REDIS-URL"} <= set(values)
-    assert values["JWT-SECRET-KEY"] == "integration-test-secret"  # from .env.test, as asked
+    static = read_env_file(ROOT / ".env.test")
+    assert static and {k: values[k] for k in static} == static  # .env.test, as asked
     _in_own_loop(_answer, values)
     # Written to the file, so not on the terminal at all.
     assert up.stdout == ""
@@ -381,6 +383,14 @@ def test_up_that_cannot_start_exits_1_and_leaves_nothing_running(tmp_path: Path)
         unavailable.stderr
     )
     assert "Run `harness doctor`" in unavailable.stderr
+
+    unwritable = tmp_path / "missing-dir" / "dev.env"
+    no_file = harness(
+        "up", "--resources", "redis", "--env-file", str(unwritable), tmp_path=tmp_path
+    )
+    assert no_file.returncode == 1
+    assert f"harness up: cannot write {unwritable}: No such file or directory" in no_file.stderr
+    assert not list((tmp_path / "state" / "servers").glob("*"))
 
 
 def test_sigterm_while_starting_stops_what_was_started(tmp_path: Path) -> None:
