@@ -60,11 +60,13 @@ async def test_all_four_start_concurrently_answer_and_stop_clean(tmp_path: Path)
         assert await infra.clients["mongo"].probe.count_documents({}) == 1
         queue = await infra.clients["rabbitmq"].declare_queue(exclusive=True)
         assert queue.name
-        # Bound to loopback only.
+        # Bound to loopback only: every process of every server, children included (RabbitMQ's
+        # beam.smp runs under its start script).
         for proc in _processes(infra):
-            for conn in proc.net_connections(kind="inet"):
-                if conn.status == psutil.CONN_LISTEN:
-                    assert conn.laddr.ip in {"127.0.0.1", "::1"}, (proc.name(), conn.laddr)
+            for member in [proc, *proc.children(recursive=True)]:
+                for conn in member.net_connections(kind="inet"):
+                    if conn.status == psutil.CONN_LISTEN:
+                        assert conn.laddr.ip in {"127.0.0.1", "::1"}, (member.name(), conn.laddr)
         procs = _processes(infra)
         workdirs = [Path(s.workdir) for s in infra.servers.values() if s.workdir]
     finally:
