@@ -58,3 +58,4 @@ async def test_courier_location_flows_from_login_to_tracking(
         7.5,
     )
     assert [(point["lat"], point["lon"]) for point in track.json()] == [(59.33, 18.06)]
+    assert track.json()[0]["recorded_at"] == latest.json()["recorded_at"]  # same instant in both

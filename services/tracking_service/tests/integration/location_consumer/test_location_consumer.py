@@ -23,6 +23,7 @@ from ..utils.location_test_helper import (
     courier_location_routing_key,
     drain_dead_letters,
     first_death,
+    iso,
     latest_location_key,
     location_path,
     locations_queue,
@@ -60,7 +61,7 @@ async def test_consumer_stores_history_and_latest(
         event["lon"],
         event["accuracy"],
     )
-    assert isinstance(document["recorded_at"], datetime)
+    assert iso(document["recorded_at"]) == event["recorded_at"]
     assert latest == event
     assert 0 < ttl <= LATEST_TTL_SECONDS
 

@@ -60,7 +60,8 @@ def unique_courier_id() -> int:
 
 
 def iso(moment: datetime) -> str:
-    """The wire format of timestamps (fixed-width UTC)."""
+    """The wire format of timestamps: fixed-width UTC at millisecond precision (as published)."""
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
