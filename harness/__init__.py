@@ -25,6 +25,7 @@ from ._exceptions import (
     UnexpectedMessageError,
 )
 from ._messaging import Inbox, Message, listen, publish
+from ._migrations import assert_round_trip, assert_single_head
 from ._seeding import Seed, seed, seeded
 from ._seeds import mongo_document, postgres_row, rabbitmq_queue, redis_key
 from ._waiting import eventually
@@ -48,6 +49,8 @@ __all__ = [
     "TimeLimitExceededError",
     "UnexpectedMessageError",
     "app_client",
+    "assert_round_trip",
+    "assert_single_head",
     "eventually",
     "listen",
     "mongo",

@@ -8,6 +8,7 @@ The services' ``env.py`` reads the database URL from the variable that the env m
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,7 +70,12 @@ def single_head(ini: Path) -> str:
     return heads[0]
 
 
-assert_single_head = single_head
+def assert_single_head(ini: Path | str) -> str:
+    """The guide's rule, as a check: the chain has exactly one head; returns it.
+
+    :raises MigrationError: naming every head when there are several.
+    """
+    return single_head(Path(ini))
 
 
 def _versions_hash(ini: Path) -> str:
@@ -99,16 +105,30 @@ def downgrade(
         command.downgrade(alembic_config(ini, url), revision)
 
 
-def assert_round_trip(ini: Path, url: str, variables: dict[str, str | None] | None = None) -> None:
+def assert_round_trip(
+    ini: Path | str, url: str, *, url_variables: Sequence[str] = ("POSTGRES-SUPABASE-URL",)
+) -> None:
     """Upgrade to head, downgrade to base, upgrade to head again: every ``downgrade()`` works.
 
-    Run it against an empty database of its own (it drops everything the migrations made).
+    Run it against an empty database of its own: it drops everything the migrations made.
+    *url_variables* are the variables ``env.py`` may read the URL from; they point at *url*
+    during the check.
+
+    :raises MigrationError: naming the step that failed, with alembic's message.
     """
-    names: dict[str, str | None] = (
-        variables if variables is not None else {"POSTGRES-SUPABASE-URL": None}
-    )
-    for step in (upgrade, downgrade, upgrade):
-        step(ini, url, names)
+    path = Path(ini)
+    variables: dict[str, str | None] = dict.fromkeys(url_variables)
+    for name, step in (
+        ("upgrade head", upgrade),
+        ("downgrade base", downgrade),
+        ("upgrade head again", upgrade),
+    ):
+        try:
+            step(path, url, variables)
+        except Exception as exc:
+            raise MigrationError(
+                f"migration round trip failed at `{name}`: {type(exc).__name__}: {exc}"
+            ) from exc
 
 
 async def ensure_template(resource: PostgresResource, server: Server, config: HarnessConfig) -> str:

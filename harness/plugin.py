@@ -101,12 +101,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 # -- which resources the selected tests need ------------------------------------------------------
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """After ``-k``/``-m`` deselection: the final items say which servers to start."""
+    config = session.config
     env_sources = {source.partition(".")[0] for source in config.stash[CONFIG_KEY].env_map.values()}
     needed: set[str] = set()
-    for item in items:
+    for item in session.items:
         names = set(getattr(item, "fixturenames", ()))
         needed |= {r.name for r in REGISTRY.values() if r.fixtures & names}
         if "configure_test_env" in names:

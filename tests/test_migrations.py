@@ -4,10 +4,14 @@ a failing migration stop the run before any test, with a message that says what 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import AsyncIterator
 from pathlib import Path
+from uuid import uuid4
 
+import anyio
 import pytest
 
+from harness import assert_round_trip
 from harness._exceptions import MigrationError
 from harness._migrations import single_head
 
@@ -137,3 +141,40 @@ def test_single_head_names_the_heads(tmp_path: Path) -> None:
         ("r2", "r1", "SELECT 1", "SELECT 1"),
     )
     assert single_head(ini2) == "r2"
+
+
+@pytest.fixture
+async def scratch_database(harness_infra) -> AsyncIterator[str]:
+    """An empty database of its own on the session's PostgreSQL server."""
+    from harness.resources import REGISTRY
+    from harness.resources._urls import with_path
+
+    server = harness_infra.servers["postgres"]
+    resource = REGISTRY["postgres"]
+    name = f"scratch_{uuid4().hex[:8]}"
+    await resource.admin_execute(server.url, f'CREATE DATABASE "{name}"')
+    try:
+        yield with_path(server.url, name)
+    finally:
+        await resource.admin_execute(server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.anyio
+async def test_round_trip_passes_for_a_chain_whose_downgrades_work(
+    postgres_url: str, scratch_database: str, tmp_path: Path
+) -> None:
+    ini = make_chain(
+        tmp_path,
+        ("g1", None, "CREATE TABLE g (id int)", "DROP TABLE g"),
+        ("g2", "g1", "ALTER TABLE g ADD c int", "ALTER TABLE g DROP c"),
+    )
+    await anyio.to_thread.run_sync(lambda: assert_round_trip(ini, scratch_database))
+
+
+@pytest.mark.anyio
+async def test_round_trip_names_the_step_that_breaks(
+    postgres_url: str, scratch_database: str, tmp_path: Path
+) -> None:
+    ini = make_chain(tmp_path, ("b1", None, "CREATE TABLE b (id int)", "DROP TABLE no_such_table"))
+    with pytest.raises(MigrationError, match=r"failed at `downgrade base`.*no_such_table"):
+        await anyio.to_thread.run_sync(lambda: assert_round_trip(ini, scratch_database))
