@@ -418,3 +418,19 @@ def test_a_server_that_fails_to_start_stops_the_others_and_the_run(
     assert not list((tmp_path / "state" / "runs").glob("*.json"))
     servers = tmp_path / "state" / "servers"
     assert not servers.exists() or not list(servers.iterdir())
+
+
+def test_deselected_tests_start_nothing(inner_pytest, pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_two="""
+        def test_with_redis(redis_url):
+            pass
+
+        def test_with_postgres(postgres_url):
+            pass
+        """
+    )
+    result = inner_pytest("-q", "-s", "-k", "with_redis")
+    result.assert_outcomes(passed=1, deselected=1)
+    started = [line.split()[1] for line in result.outlines if line.startswith("harness: ")]
+    assert started == ["redis"]
