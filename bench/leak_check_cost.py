@@ -1,8 +1,9 @@
 """What the per-test leak check costs, against real servers, next to a typical test body.
 
-Run from the repository root: ``python bench/leak_check_cost.py [iterations]``. It starts the
-servers the way the plugin does (``harness_backend`` from pyproject: auto), seeds the
-migrated schema with a few rows, then times:
+Run from the repository root: ``python bench/leak_check_cost.py [iterations] [--json]``. It
+starts the servers the way the plugin does (``harness_backend`` from pyproject: auto), or joins
+a run that is up (``HARNESS_STATE_DIR`` + ``HARNESS_RUN_KEY``: ``bench/run.py`` does that, so the
+servers start once for every benchmark), seeds the migrated schema with a few rows, then times:
 
 * the leak check per test (two snapshots: before and after) for each store and for all three
   together (they are counted concurrently);
@@ -11,10 +12,13 @@ migrated schema with a few rows, then times:
   ``query_to_xml`` query (one round trip, no cache), the catalog query + a ``UNION ALL`` count
   statement (two round trips), and a bare cached ``UNION ALL`` (misses tables created since);
 * a typical small integration test body: seed two rows, one read, clean up.
+
+``--json`` prints the rows as JSON (``[state, label, median_ms, p90_ms]``) for ``bench/run.py``.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 import time
@@ -94,11 +98,12 @@ async def typical_test() -> None:
         await postgres().fetchrow("SELECT * FROM marten.users WHERE id = $1", user["id"])
 
 
-async def main(iterations: int) -> None:
+async def main(iterations: int, as_json: bool = False) -> None:
     infra = Infrastructure(config_from_pyproject(ROOT))
     lines = await infra.start(STORES)
+    results: list[tuple[str, str, float, float]] = []
     try:
-        for line in lines:
+        for line in lines if not as_json else ():
             print(line.render())
         tables = [row["name"] for row in await postgres().fetch(_TABLES)]
         cached = _union_all(tables)
@@ -133,12 +138,19 @@ async def main(iterations: int) -> None:
         for state in ("empty stores (a suite that cleans up)", "50 rows / documents / keys"):
             if state.startswith("50"):
                 await _fill()
-            print(f"\n{state}: {len(tables)} PostgreSQL tables, 2 Mongo collections when filled;")
-            print(f"{iterations} iterations; times in ms {'median':>20} {'p90':>8}")
+            if not as_json:
+                print(
+                    f"\n{state}: {len(tables)} PostgreSQL tables, 2 Mongo collections when filled;"
+                )
+                print(f"{iterations} iterations; times in ms {'median':>20} {'p90':>8}")
             for label, step in rows:
                 median, p90 = await timed(step, iterations)
-                print(f"  {label:50} {median:8.3f} {p90:8.3f}")
+                results.append((state, label, median, p90))
+                if not as_json:
+                    print(f"  {label:50} {median:8.3f} {p90:8.3f}")
         await own.close()
+        if as_json:
+            print(json.dumps(results))
     finally:
         await _empty()
         await infra.close()
@@ -168,4 +180,5 @@ async def _empty() -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main, int(sys.argv[1]) if len(sys.argv) > 1 else 300)
+    numbers = [arg for arg in sys.argv[1:] if arg.isdigit()]
+    anyio.run(main, int(numbers[0]) if numbers else 300, "--json" in sys.argv[1:])
