@@ -109,13 +109,18 @@ def default_state_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"harness-{os.getuid()}"
 
 
-def parse_config(rootdir: Path, lookup: Callable[[Option], Any]) -> HarnessConfig:
-    """Build the config from raw values; *lookup* returns an option's value or ``None``.
+def parse_config(
+    rootdir: Path,
+    cli: Callable[[Option], Any],
+    ini: Callable[[Option], Any] = lambda opt: None,
+) -> HarnessConfig:
+    """Build the config: the command line (*cli*), then ``HARNESS_*``, then the ini (*ini*), then
+    the default. Each lookup returns an option's raw value or ``None``.
 
     :raises ValueError: for a value that cannot be used, naming the option and the fix.
     """
     raw = {
-        opt.name: _coerce(opt, _first(lookup(opt), os.environ.get(opt.env), opt.default))
+        opt.name: _coerce(opt, _first(cli(opt), os.environ.get(opt.env), ini(opt), opt.default))
         for opt in OPTIONS
     }
     backend = raw["backend"]
@@ -144,7 +149,7 @@ def config_from_pyproject(
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         ini = data.get("tool", {}).get("pytest", {}).get("ini_options", {})
     given = dict(overrides or {})
-    return parse_config(rootdir, lambda opt: _first(given.get(opt.name), ini.get(opt.ini)))
+    return parse_config(rootdir, lambda opt: given.get(opt.name), lambda opt: ini.get(opt.ini))
 
 
 def _first(*values: Any) -> Any:

@@ -9,12 +9,12 @@ import os
 import signal
 import threading
 import types
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from ._config import OPTIONS, HarnessConfig, Option, parse_config
+from ._config import OPTIONS, HarnessConfig, parse_config
 from ._env import apply_env, load_env_file, resolve_env_map
 from ._exceptions import EnvFileError, HarnessError
 from ._infra import Infrastructure, reap
@@ -52,19 +52,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(opt.ini, help=opt.help, type=ini_types[opt.kind], default=None)
 
 
-def _lookup(config: pytest.Config) -> Callable[[Option], Any]:
-    def lookup(opt: Option) -> Any:
-        cli = config.getoption(opt.flag)
-        return cli if cli is not None else config.getini(opt.ini)
-
-    return lookup
-
-
 # -- configuration and environment ---------------------------------------------------------------
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     try:
-        harness_config = parse_config(config.rootpath, _lookup(config))
+        harness_config = parse_config(
+            config.rootpath,
+            lambda opt: config.getoption(opt.flag),
+            lambda opt: config.getini(opt.ini),
+        )
     except ValueError as exc:
         raise pytest.UsageError(f"harness: {exc}") from None
     config.stash[CONFIG_KEY] = harness_config

@@ -43,9 +43,23 @@ def test_values_are_coerced_and_paths_resolved(tmp_path: Path) -> None:
     assert config.startup_timeout == 12.5
 
 
-def test_environment_overrides_ini(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_command_line_then_environment_then_ini(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ini = {"backend": "docker"}
+    assert (
+        parse_config(tmp_path, lambda opt: None, lambda opt: ini.get(opt.name)).backend == "docker"
+    )
     monkeypatch.setenv("HARNESS_BACKEND", "external")
-    assert parse_config(tmp_path, lambda opt: None).backend == "external"
+    assert (
+        parse_config(tmp_path, lambda opt: None, lambda opt: ini.get(opt.name)).backend
+        == "external"
+    )
+    cli = {"backend": "local"}
+    assert (
+        parse_config(tmp_path, lambda opt: cli.get(opt.name), lambda opt: ini.get(opt.name)).backend
+        == "local"
+    )
 
 
 @pytest.mark.parametrize(

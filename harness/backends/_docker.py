@@ -52,8 +52,8 @@ def docker_status() -> tuple[bool, str]:
 def configure_container(resource: Resource, config: HarnessConfig, secret: str) -> DockerContainer:
     """The container for *resource*: image from config, ports on 127.0.0.1 only, labelled."""
     image = (
-        config.images.get(resource.name)
-        or os.environ.get(f"HARNESS_{resource.name.upper()}_IMAGE")
+        os.environ.get(f"HARNESS_{resource.name.upper()}_IMAGE")
+        or config.images.get(resource.name)
         or resource.image
     )
     container = resource.container(image, secret, docker_client_kw={"version": DOCKER_API_VERSION})
