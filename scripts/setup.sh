@@ -13,7 +13,14 @@ say() { printf 'setup: %s\n' "$*"; }
 # -- Python dependencies ------------------------------------------------------------------------
 stamp_dir=$("$PYTHON" -c 'import sys, sysconfig; print(sysconfig.get_paths()["purelib"])')
 stamp="$stamp_dir/.harness-setup-$(sha256sum pyproject.toml | cut -c1-16)"
-if [ -f "$stamp" ] && "$PYTHON" -c 'import harness.plugin, xdist' 2>/dev/null; then
+# Installed, for this pyproject.toml, *from this checkout*: an editable install of another clone
+# would test that tree's code. Asked from / so the checkout itself is not on sys.path.
+repo=$(pwd)
+installed_here() {
+    (cd / && "$PYTHON" -c 'import pathlib, sys, harness.plugin, xdist, mkdocs
+sys.exit(0 if pathlib.Path(harness.plugin.__file__).resolve().is_relative_to(sys.argv[1]) else 1)' "$repo") 2>/dev/null
+}
+if [ -f "$stamp" ] && installed_here; then
     say "python dependencies up to date"
 else
     say "installing python dependencies (pip install -e '.[dev]')"
