@@ -434,3 +434,28 @@ def test_deselected_tests_start_nothing(inner_pytest, pytester: pytest.Pytester)
     result.assert_outcomes(passed=1, deselected=1)
     started = [line.split()[1] for line in result.outlines if line.startswith("harness: ")]
     assert started == ["redis"]
+
+
+async def test_a_port_taken_between_choice_and_bind_is_retried_on_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    import harness.backends._local as local
+    from harness._process import free_port
+
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    taken = squatter.getsockname()[1]
+    ports = iter([taken])
+    monkeypatch.setattr(local, "free_port", lambda: next(ports, None) or free_port())
+    infra = Infrastructure(_config(tmp_path), publish=False)
+    try:
+        await infra.start(["redis"])
+        assert await infra.clients["redis"].ping()
+        assert f":{taken}/" not in infra.urls["redis"]
+        assert len(list((tmp_path / "state" / "servers").iterdir())) == 1  # the failed try is gone
+    finally:
+        await infra.close()
+        squatter.close()

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from .._config import HarnessConfig
-from .._exceptions import BackendUnavailableError
+from .._exceptions import BackendUnavailableError, ServerStartError
 from .._process import chown_to, free_port, server_user, spawn, stop_process
-from .._readiness import wait_ready
+from .._readiness import log_tail, wait_ready
 from ..resources import Resource, Server
 from ._base import OnRecord, Provider
 
@@ -32,6 +32,10 @@ def _servers_dir(config: HarnessConfig, user: str | None) -> Path:
     return base
 
 
+PORT_ATTEMPTS = 3
+PORT_CLASH = ("address already in use", "eaddrinuse", "could not bind")
+
+
 class LocalProvider(Provider):
     name = "local"
 
@@ -41,6 +45,36 @@ class LocalProvider(Provider):
             raise BackendUnavailableError(
                 f"{resource.title}'s binaries are not installed: run `{resource.install_hint}`."
             )
+        latest: list[Server] = []
+
+        def record(server: Server) -> None:
+            latest[:] = [server]
+            on_record(server)
+
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            latest.clear()
+            try:
+                return await self._start_once(resource, binaries, config, record)
+            except ServerStartError:
+                # Another process took the free port between our check and the server's bind:
+                # stop what is left and try again on another port.
+                log = (
+                    Path(latest[0].workdir) / "server.log" if latest and latest[0].workdir else None
+                )
+                clash = any(word in log_tail(log).lower() for word in PORT_CLASH)
+                if latest:
+                    self.stop(latest[0])
+                if not clash or attempt == PORT_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _start_once(
+        self,
+        resource: Resource,
+        binaries: dict[str, str],
+        config: HarnessConfig,
+        on_record: OnRecord,
+    ) -> Server:
         started, wall = time.monotonic(), time.time()
         user = server_user() if resource.name == "postgres" else None
         base = _servers_dir(config, user)
