@@ -16,7 +16,7 @@ import os
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, TypeVar, cast, get_args
 
 import anyio
 import pytest
@@ -27,6 +27,7 @@ from ._seeding import DEFAULT_CLEANUP_TIMEOUT, set_default_cleanup_timeout
 
 __all__ = ["LeakMode", "PerTestOptions", "count_rows", "snapshot"]
 
+T = TypeVar("T")
 LeakMode = Literal["fail", "warn", "off"]
 LEAK_MODES: tuple[LeakMode, ...] = get_args(LeakMode)
 DEFAULT_TIMEOUT = 300.0
@@ -169,37 +170,84 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
     is_anyio = "anyio_backend" in pyfuncitem.funcargs
     if not (is_anyio and limit and inspect.iscoroutinefunction(original)):
         return (yield)
-    pyfuncitem.obj = _time_limited(original, limit, pyfuncitem.name)
+
+    @functools.wraps(original)
+    async def limited(**kwargs: Any) -> None:
+        await _within(limit, pyfuncitem.name, original(**kwargs))
+
+    pyfuncitem.obj = limited
     try:
         return (yield)
     finally:
         pyfuncitem.obj = original
 
 
-def _time_limited(
-    test: Callable[..., Awaitable[object]], limit: float, name: str
-) -> Callable[..., Awaitable[None]]:
-    hint = (
-        "Its seeds and clients were cleaned up. Change the limit with "
-        "@pytest.mark.harness_timeout(seconds) on the test, or harness_timeout (ini) / "
-        "--harness-timeout for the run; 0 means no limit."
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, object, object]:
+    """Bound the setup and the teardown of a function-scoped async fixture of an anyio test
+    by the test's limit, so a hung fixture fails instead of hanging the run. Runs before
+    anyio's own hook, which then runs the wrapper on the test's event loop."""
+    func = fixturedef.func
+    is_async = inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
+    if not (
+        is_async
+        and fixturedef.scope == "function"
+        and request.instance is None  # methods are bound by pytest and anyio: leave them be
+        and "anyio_backend" in request.fixturenames
+        and (limit := _timeout_of(request.node))
+    ):
+        return (yield)
+    what = f"fixture {fixturedef.argname!r} of {request.node.name}"
+    fixturedef.func = _limited_fixture(func, limit, what)  # type: ignore[misc]
+    try:
+        return (yield)
+    finally:
+        fixturedef.func = func  # type: ignore[misc]
+
+
+def _limited_fixture(func: Callable[..., Any], limit: float, what: str) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def limited(**kwargs: Any) -> Any:
+            return await _within(limit, f"{what} (setup)", func(**kwargs))
+
+        return limited
+
+    @functools.wraps(func)
+    async def limited_generator(**kwargs: Any) -> AsyncIterator[Any]:
+        steps = func(**kwargs)
+        yield await _within(limit, f"{what} (setup)", steps.__anext__())
+        try:
+            await _within(limit, f"{what} (teardown)", steps.__anext__())
+        except StopAsyncIteration:
+            return
+        raise RuntimeError(f"{what} yielded more than once")
+
+    return limited_generator
+
+
+_TIMEOUT_HINT = (
+    "Its seeds and clients were cleaned up. Change the limit with "
+    "@pytest.mark.harness_timeout(seconds) on the test, or harness_timeout (ini) / "
+    "--harness-timeout for the run; 0 means no limit."
+)
+
+
+async def _within(limit: float, what: str, step: Awaitable[T]) -> T:
+    """Await *step* with a deadline; past it, cancel it and fail saying the limit and the fix."""
+    with anyio.CancelScope(deadline=anyio.current_time() + limit) as scope:
+        try:
+            return await step
+        except BaseException as exc:
+            if scope.cancel_called and not isinstance(exc, anyio.get_cancelled_exc_class()):
+                exc.add_note(f"{what} had exceeded its time limit of {limit:g} s. {_TIMEOUT_HINT}")
+            raise
+    raise TimeLimitExceededError(
+        f"{what} exceeded its time limit of {limit:g} s and was cancelled. {_TIMEOUT_HINT}"
     )
-
-    @functools.wraps(test)
-    async def run(**kwargs: Any) -> None:
-        with anyio.CancelScope(deadline=anyio.current_time() + limit) as scope:
-            try:
-                await test(**kwargs)
-            except BaseException as exc:
-                if scope.cancel_called and not isinstance(exc, anyio.get_cancelled_exc_class()):
-                    exc.add_note(f"{name} had exceeded its time limit of {limit:g} s. {hint}")
-                raise
-        if scope.cancelled_caught:
-            raise TimeLimitExceededError(
-                f"{name} exceeded its time limit of {limit:g} s and was cancelled. {hint}"
-            )
-
-    return run
 
 
 # --------------------------------------------------------------------------------------------

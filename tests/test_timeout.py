@@ -159,3 +159,86 @@ def test_a_bad_marker_value_names_the_test(
     )
     result = inner_pytest("-p", "no:randomly")
     result.stdout.fnmatch_lines(["*test_marked: harness_timeout('1 minute') needs a number*"])
+
+
+FIXTURE_TESTS = """
+from pathlib import Path
+
+import anyio
+import pytest
+from harness import seed, seeded
+
+pytestmark = pytest.mark.anyio
+JOURNAL = Path(__file__).with_name("journal.txt")
+
+
+@seed
+async def journaled(name):
+    with JOURNAL.open("a") as f:
+        f.write(f"+{name}\\n")
+    yield name
+    with JOURNAL.open("a") as f:
+        f.write(f"-{name}\\n")
+
+
+@pytest.fixture
+async def hangs_in_setup():
+    async with seeded(journaled("setup")):
+        await anyio.sleep_forever()
+    yield  # pragma: no cover
+
+
+@pytest.fixture
+async def hangs_in_teardown():
+    async with seeded(journaled("teardown")):
+        yield "value"
+        await anyio.sleep_forever()
+
+
+@pytest.fixture
+async def quick():
+    return 1
+
+
+@pytest.mark.harness_timeout(0.3)
+async def test_setup_hangs(hangs_in_setup):
+    pass  # pragma: no cover
+
+
+@pytest.mark.harness_timeout(0.3)
+async def test_teardown_hangs(hangs_in_teardown):
+    assert hangs_in_teardown == "value"
+
+
+@pytest.mark.harness_timeout(0.3)
+async def test_quick_fixture(quick):
+    assert quick == 1
+
+
+class TestInAClass:
+    @pytest.fixture
+    async def method_fixture(self):
+        return 2
+
+    async def test_method_fixture(self, method_fixture):
+        assert method_fixture == 2
+"""
+
+
+def test_hung_async_fixtures_are_bounded_by_the_tests_limit(
+    pytester: pytest.Pytester, inner_pytest: InnerRun
+) -> None:
+    pytester.makepyfile(test_fixtures=FIXTURE_TESTS)
+    result = inner_pytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*TimeLimitExceededError: fixture 'hangs_in_setup' of test_setup_hangs (setup) "
+            "exceeded its time limit of 0.3 s and was cancelled.*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["*fixture 'hangs_in_teardown' of test_teardown_hangs (teardown) exceeded its time*"]
+    )
+    journal = (pytester.path / "journal.txt").read_text().split()
+    assert journal == ["+setup", "-setup", "+teardown", "-teardown"]
