@@ -9,12 +9,14 @@ second instead of starting servers again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness._config import HarnessConfig
 from harness._ferretdb_build import cache_dir
-from harness._infra import Infrastructure
+from harness._infra import Infrastructure, reap
 
 pytest_plugins = ["pytester"]
 
@@ -60,6 +62,16 @@ def inner_pytest(pytester: pytest.Pytester, inner_env: dict[str, str]) -> Iterat
             return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=timeout)
 
     yield run
+
+
+@pytest.fixture(autouse=True)
+def _reap_private_state_dirs(tmp_path: Path) -> Iterator[None]:
+    """Tests that give a run its own state dir (``tmp_path / "state"``) must not leak its servers
+    if they fail half-way: pytest deletes old tmp dirs, and the run records with them."""
+    yield
+    state = tmp_path / "state"
+    if (state / "runs").is_dir():
+        reap(HarnessConfig(rootdir=tmp_path, state_dir=state))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
