@@ -5,7 +5,7 @@ The public API is what this module exports; everything else is private and may c
 
 from __future__ import annotations
 
-from ._accessors import mongo, postgres, rabbitmq, redis
+from ._accessors import mongo, postgres, rabbitmq, rabbitmq_connection, redis
 from ._clients import app_client
 from ._env import override_env
 from ._exceptions import (
@@ -60,6 +60,7 @@ __all__ = [
     "postgres_row",
     "publish",
     "rabbitmq",
+    "rabbitmq_connection",
     "rabbitmq_queue",
     "redis",
     "redis_key",

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
     from motor.motor_asyncio import AsyncIOMotorDatabase
 
-__all__ = ["mongo", "postgres", "rabbitmq", "redis", "started"]
+__all__ = ["mongo", "postgres", "rabbitmq", "rabbitmq_connection", "redis", "started"]
 
 _clients: dict[str, Any] = {}
 
@@ -30,12 +30,13 @@ def _clear_client(resource: str) -> None:
     _clients.pop(resource, None)
 
 
-def _get(resource: str) -> Any:
+def _get(name: str) -> Any:
     try:
-        return _clients[resource]
+        return _clients[name]
     except KeyError:
+        resource = name.partition("_")[0]
         raise ResourceNotStartedError(
-            f"{resource}() was called but this test session has no {resource} client. "
+            f"{name}() was called but this test session has no {resource} client. "
             f"Request the `{resource}` (or `{resource}_url`) fixture from the test or from one of "
             "its fixtures, so the harness starts the server before the test runs."
         ) from None
@@ -63,6 +64,14 @@ def rabbitmq() -> aio_pika.abc.AbstractChannel:
     """The harness's aio-pika channel on this session's (worker's) RabbitMQ vhost."""
     channel: aio_pika.abc.AbstractChannel = _get("rabbitmq")
     return channel
+
+
+def rabbitmq_connection() -> aio_pika.abc.AbstractRobustConnection:
+    """The connection under :func:`rabbitmq`'s channel: open channels of your own on it (a
+    refused declaration closes the channel it was made on, so keep experiments off the shared one).
+    """
+    connection: aio_pika.abc.AbstractRobustConnection = _get("rabbitmq_connection")
+    return connection
 
 
 def started() -> frozenset[str]:

@@ -222,9 +222,10 @@ class Infrastructure:
             url = await resource.create_namespace(server, namespace)
             client, close = await resource.connect(url)
             self._closers.append(close)
-            self.clients[name] = client
-            if self._publish:
-                _accessors._set_client(name, client)
+            for published, value in resource.published(client).items():
+                self.clients[published] = value
+                if self._publish:
+                    _accessors._set_client(published, value)
             self.urls[name] = url
 
         async with anyio.create_task_group() as group:
@@ -267,10 +268,11 @@ class Infrastructure:
                 with anyio.move_on_after(CLOSE_TIMEOUT):
                     await _logged(close(), "closing a client")
             self._closers.clear()
+            if self._publish:
+                for published in self.clients:
+                    _accessors._clear_client(published)
+            self.clients.clear()
             for name in list(self._namespaces):
-                self.clients.pop(name, None)
-                if self._publish:
-                    _accessors._clear_client(name)
                 server = self.servers.get(name)
                 if server is not None and PROVIDERS[server.backend].alive(server):
                     with anyio.move_on_after(CLOSE_TIMEOUT):

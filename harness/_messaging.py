@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._accessors import rabbitmq
+from ._accessors import rabbitmq_connection
 from ._exceptions import MessageNotReceivedError, UnexpectedMessageError
 from ._seeding import merge_cleanup_errors
 
@@ -187,12 +187,7 @@ def _exchange_name(exchange: str | None) -> str:
 
 @asynccontextmanager
 async def _private_channel() -> AsyncIterator[aio_pika.abc.AbstractChannel]:
-    shared = rabbitmq()
-    connection: aio_pika.abc.AbstractConnection | None = getattr(shared, "_connection", None)
-    if connection is None:  # pragma: no cover (an aio-pika without the attribute)
-        yield shared
-        return
-    channel = await connection.channel(on_return_raises=True)
+    channel = await rabbitmq_connection().channel(on_return_raises=True)
     try:
         yield channel
     finally:

@@ -141,3 +141,7 @@ class Resource(ABC):
     @abstractmethod
     async def connect(self, url: str) -> Client:
         """Open the harness's own client on a namespace URL."""
+
+    def published(self, client: Any) -> dict[str, Any]:
+        """What the harness's accessors expose of the client :meth:`connect` opened, by name."""
+        return {self.name: client}

@@ -136,7 +136,11 @@ class RabbitMQResource(Resource):
         async def close() -> None:
             await connection.close()
 
-        return channel, close
+        return (connection, channel), close
+
+    def published(self, client: Any) -> dict[str, Any]:
+        connection, channel = client
+        return {"rabbitmq": channel, "rabbitmq_connection": connection}
 
 
 def node_env(workdir: Path, node: str, epmd_port: int) -> dict[str, str]:
