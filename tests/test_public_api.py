@@ -1,0 +1,53 @@
+"""The public API is exactly ``harness.__all__``: every name there exists, is documented and
+typed, and nothing public-looking escapes it (httpx's tests/test_exported_members.py habit)."""
+
+from __future__ import annotations
+
+import inspect
+import types
+
+import harness
+
+ARCHITECTURE_NAMES = {
+    "seed",
+    "seeded",
+    "app_client",
+    "listen",
+    "publish",
+    "eventually",
+    "override_env",
+    "postgres",
+    "mongo",
+    "redis",
+    "rabbitmq",
+}
+
+
+def test_all_is_exactly_the_public_namespace() -> None:
+    public = {
+        name
+        for name, value in vars(harness).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and name != "annotations"
+    }
+    assert set(harness.__all__) == public
+
+
+def test_the_names_the_architecture_fixes_are_exported() -> None:
+    assert set(harness.__all__) >= ARCHITECTURE_NAMES
+
+
+def test_every_public_name_has_a_docstring_and_full_types() -> None:
+    for name in harness.__all__:
+        value = getattr(harness, name)
+        assert inspect.getdoc(value), f"harness.{name} has no docstring"
+        if inspect.isfunction(value):
+            signature = inspect.signature(value)
+            untyped = [
+                p for p in signature.parameters.values() if p.annotation is inspect.Parameter.empty
+            ]
+            assert not untyped, f"harness.{name}: untyped parameters {untyped}"
+            assert signature.return_annotation is not inspect.Signature.empty, (
+                f"harness.{name}: no return type"
+            )
