@@ -54,6 +54,8 @@ class Run:
     rss: dict[str, int]
     """Peak RSS per process group (bytes; a group's processes summed at each sample)."""
     output: str
+    profile: str | None = None
+    """The pyinstrument report of the steady state, when the run was profiled."""
 
     @property
     def startup(self) -> float | None:
@@ -73,6 +75,13 @@ class Run:
         fixtures it triggers) left out as well."""
         finished = self.timing.get("finished", [])
         return (finished[-1] - finished[0]) / (len(finished) - 1) if len(finished) > 1 else None
+
+    @property
+    def cpu_per_test(self) -> float | None:
+        """CPU seconds the pytest process spent per test over the same interval (all its threads:
+        the portal's event loop thread too)."""
+        cpu = self.timing.get("cpu", [])
+        return (cpu[-1] - cpu[0]) / (len(cpu) - 1) if len(cpu) > 1 else None
 
     @property
     def ok(self) -> bool:

@@ -4,11 +4,14 @@ first test began and when each test finished to the JSON file named by ``BENCH_T
 Why in-process: the runner only sees the process start and exit, and both include work that is
 not per-test (interpreter start, collection, server start, server stop). Timestamps taken by pytest
 itself let the runner cut startup and teardown out exactly. ``time.time()`` is used because the
-runner compares them with its own clock across processes.
+runner compares them with its own clock across processes. The process's CPU time at the same
+moments shows what the test process itself spends, which other users' load on the machine
+disturbs far less than wall time (it leaves out waiting for the servers and for a core).
 
 With ``BENCH_PROFILE=<file>`` it also profiles the steady state with pyinstrument (from the end
 of the first test to the start of the last, so neither startup nor teardown shows) and writes the
-text report there: ``python bench/run.py --profile harness-session``.
+text report there (and the raw session beside it, ``<file>.pyisession``, for
+``pyinstrument --load``): ``python bench/run.py --profile harness-session``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ _record: dict[str, Any] = {
     "configured": None,
     "first_call": None,
     "finished": [],
+    "cpu": [],
     "passed": 0,
     "failed": 0,
     "skipped": 0,
@@ -57,6 +61,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
     global _profiler
     _record["finished"].append(time.time())
+    _record["cpu"].append(time.process_time())
     if len(_record["finished"]) == 1 and os.environ.get(PROFILE_ENV) and len(_items) > 2:
         from pyinstrument import Profiler
 
@@ -67,8 +72,10 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
     if _profiler is not None and _profiler.is_running and _items and nodeid == _items[-1]:
         _profiler.stop()
-        with open(os.environ[PROFILE_ENV], "w", encoding="utf-8") as out:
+        path = os.environ[PROFILE_ENV]
+        with open(path, "w", encoding="utf-8") as out:
             out.write(_profiler.output_text(unicode=False, color=False, show_all=False))
+        _profiler.last_session.save(f"{path}.pyisession")  # for `pyinstrument --load`
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -23,6 +23,7 @@ import dataclasses
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +39,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._proc import ROOT, Run, clean_environ, run_pytest
+from bench._timing import PROFILE_ENV
 from bench._variants import (
     STARTUP_SETS,
     VARIANTS,
@@ -167,23 +169,37 @@ class PerTest:
     leak_micro: list[list[Any]]
 
     def per_test(self, name: str) -> float | None:
-        return median([r.per_test for r in self.runs[name] if r.ok])
+        """Median wall seconds per test of *name*'s successful runs."""
+        return median([r.per_test for r in self.runs.get(name, []) if r.ok])
+
+    def cpu_per_test(self, name: str) -> float | None:
+        """Median CPU seconds per test of the pytest process (see ``Run.cpu_per_test``)."""
+        return median([r.cpu_per_test for r in self.runs.get(name, []) if r.ok])
 
 
 def run_per_test(args: argparse.Namespace, base: Path, shared: SharedRun) -> PerTest:
-    dirs = {v.name: write_variant(v, args.tests, base / "per-test") for v in VARIANTS}
-    runs: dict[str, list[Run]] = {v.name: [] for v in VARIANTS}
+    variants = [v for v in VARIANTS if not args.profile or v.name in args.profile]
+    dirs = {v.name: write_variant(v, args.tests, base / "per-test") for v in variants}
+    runs: dict[str, list[Run]] = {v.name: [] for v in variants}
     for round_ in range(args.runs):
         # Interleaved: a burst of load from someone else's run hits every variant alike.
-        for variant in VARIANTS:
+        for variant in variants:
+            env = shared.env_for(variant)
+            if variant.name in args.profile:
+                env[PROFILE_ENV] = str(base / f"profile-{variant.name}-{round_}.txt")
             run = run_pytest(
                 ["-q", "-p", "bench._timing", *variant.pytest_args()],
                 cwd=dirs[variant.name],
-                env=shared.env_for(variant),
+                env=env,
                 timeout=120 + args.tests * 0.5,
                 watch=shared.server_pids,
             )
             runs[variant.name].append(run)
+            if PROFILE_ENV in env and Path(env[PROFILE_ENV]).exists():
+                run.profile = Path(env[PROFILE_ENV]).read_text(encoding="utf-8")
+                kept = Path(tempfile.gettempdir()) / Path(env[PROFILE_ENV]).name
+                shutil.copy(f"{env[PROFILE_ENV]}.pyisession", f"{kept}.pyisession")
+                say(f"profile session kept: pyinstrument --load {kept}.pyisession")
             status = "ok" if run.ok else f"FAILED\n{run.failure()}"
             say(
                 f"per-test {round_ + 1}/{args.runs} {variant.name}: {ms(run.per_test)} ms/test {status}"
@@ -217,37 +233,59 @@ def leak_micro(args: argparse.Namespace, shared: SharedRun) -> list[list[Any]]:
     return rows
 
 
+VARIANT_LABELS = {
+    "portal": "guide: sync TestClient + portal.call + try/finally",
+    "harness": "harness: anyio + app_client + seeded (leak check on)",
+    "harness-noleak": "harness, leak check off",
+    "bare": "bare floor: asyncpg + ASGITransport, no harness",
+}
+
+
 def per_test_tables(result: PerTest) -> list[str]:
     out = []
     rows = []
     for scope in ("session", "function"):
-        portal = result.per_test(f"portal-{scope}")
-        bare = result.per_test(f"bare-{scope}")
-        for way, label in (
-            ("portal", "guide: sync TestClient + portal.call + try/finally"),
-            ("harness", "harness: anyio + app_client + seeded (leak check on)"),
-            ("harness-noleak", "harness, leak check off"),
-            ("bare", "bare floor: asyncpg + ASGITransport, no harness"),
-        ):
-            name = f"{way.replace('-noleak', '')}-{scope}" + ("-noleak" if "noleak" in way else "")
-            value = result.per_test(name)
-            good = sum(r.ok for r in result.runs[name])
+        names = {way: f"{way.split('-')[0]}-{scope}" for way in VARIANT_LABELS}
+        names["harness-noleak"] += "-noleak"
+        portal, bare = result.per_test(names["portal"]), result.per_test(names["bare"])
+        portal_cpu, bare_cpu = (
+            result.cpu_per_test(names["portal"]),
+            result.cpu_per_test(names["bare"]),
+        )
+        for way, label in VARIANT_LABELS.items():
+            every = result.runs.get(names[way], [])
+            runs = [r for r in every if r.ok]
+            wall, cpu = result.per_test(names[way]), result.cpu_per_test(names[way])
             rows.append(
                 [
                     scope,
                     label,
-                    ms(value),
-                    spread([r.per_test for r in result.runs[name] if r.ok]),
-                    f"{good}/{len(result.runs[name])}",
-                    fmt_ratio(ratio(value, portal)),
-                    fmt_ratio(ratio(value, bare)),
+                    ms(wall),
+                    spread([r.per_test for r in runs]),
+                    f"{len(runs)}/{len(every)}",
+                    fmt_ratio(ratio(wall, portal)),
+                    fmt_ratio(ratio(wall, bare)),
+                    ms(cpu),
+                    fmt_ratio(ratio(cpu, portal_cpu)),
+                    fmt_ratio(ratio(cpu, bare_cpu)),
                 ]
             )
     out.append(
         table(
-            f"Per-test cost, courier-location flow, N={result.n} tests per run "
-            f"(median of runs; ms per test)",
-            ["client scope", "variant", "ms/test", "range", "runs ok", "vs portal", "vs bare"],
+            f"Per-test cost, courier-location flow, N={result.n} tests per run (median of runs; "
+            "ms per test; CPU = the pytest process's own CPU time)",
+            [
+                "client scope",
+                "variant",
+                "wall ms",
+                "range",
+                "runs ok",
+                "wall vs portal",
+                "wall vs bare",
+                "CPU ms",
+                "CPU vs portal",
+                "CPU vs bare",
+            ],
             rows,
         )
     )
@@ -420,7 +458,7 @@ def memory_table(
     columns: list[tuple[str, list[Run]]] = []
     if per_test is not None:
         shown = ("portal-session", "harness-session", "bare-session", "harness-function")
-        columns += [(f"{name} x{per_test.n}", per_test.runs[name]) for name in shown]
+        columns += [(f"{name} x{per_test.n}", per_test.runs.get(name, [])) for name in shown]
     if startup is not None:
         columns.append(("startup, all four cold", startup.cold.get("all four", [])))
     if scaling is not None:
@@ -534,6 +572,15 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default=",".join(STARTUP_SETS),
         help=f"comma-separated resource sets the startup section runs (default: {', '.join(STARTUP_SETS)})",
     )
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="VARIANT",
+        help="profile this per-test variant's steady state with pyinstrument and print the "
+        "report after the tables; its timings then include the profiler's overhead, so use it in "
+        f"a run of its own (repeatable; only the profiled variants run; one of {', '.join(v.name for v in VARIANTS)})",
+    )
     args = parser.parse_args(argv)
     args.startup_sets = [label.strip() for label in args.startup_sets.split(",") if label.strip()]
     unknown = set(args.startup_sets) - set(STARTUP_SETS)
@@ -544,6 +591,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.tests < 2 or args.runs < 1:
         parser.error("--tests needs at least 2 and --runs at least 1")
     args.only = args.only or list(SECTIONS)
+    unknown = set(args.profile) - {v.name for v in VARIANTS}
+    if unknown:
+        parser.error(f"--profile: unknown variant {', '.join(sorted(unknown))}")
     return args
 
 
@@ -578,6 +628,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Command: python bench/run.py {' '.join(sys.argv[1:] if argv is None else argv)}")
     print(f"Runs per figure: {args.runs}; total time {time.monotonic() - started:.0f} s\n")
     print("\n".join(tables))
+    profiled = [(name, per_test.runs[name]) for name in args.profile] if per_test else []
+    for name, runs in profiled:
+        for index, run in enumerate(runs):
+            print(f"### Profile of {name}, run {index + 1} (pyinstrument, tests 2..N-1)\n")
+            print(f"```\n{run.profile or 'no profile written'}\n```\n")
     return 0
 
 
