@@ -9,3 +9,6 @@ test:
 
 lint:
 	ruff check . && ruff format --check . && mypy
+
+bench:  ## benchmarks: per-test cost, startup, scaling, memory; prints the tables (python bench/run.py --quick: smoke run)
+	$(PYTHON) bench/run.py
