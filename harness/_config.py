@@ -17,9 +17,11 @@ from typing import Any, Literal, cast, get_args
 
 __all__ = [
     "BACKENDS",
+    "LEAK_MODES",
     "OPTIONS",
     "Backend",
     "HarnessConfig",
+    "LeakMode",
     "Option",
     "config_from_pyproject",
     "parse_config",
@@ -27,6 +29,8 @@ __all__ = [
 
 Backend = Literal["auto", "docker", "local", "external"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
+LeakMode = Literal["fail", "warn", "off"]
+LEAK_MODES: tuple[LeakMode, ...] = get_args(LeakMode)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,25 @@ OPTIONS: tuple[Option, ...] = (
         "startup_timeout", "seconds a server may take to answer before the run fails", "float", 60.0
     ),
     Option(
+        "timeout",
+        "time limit of each anyio test in seconds, 0 for none; "
+        "a test overrides it with @pytest.mark.harness_timeout(seconds)",
+        "float",
+        300.0,
+    ),
+    Option(
+        "leak_check",
+        "after each test, fail (default), warn or do nothing (off) when it left rows, documents "
+        "or keys behind; a test overrides it with @pytest.mark.harness_leak_check(mode)",
+        default="fail",
+    ),
+    Option(
+        "cleanup_timeout",
+        "seconds a seed's cleanup may take before it fails with CleanupTimeoutError",
+        "float",
+        30.0,
+    ),
+    Option(
         "state_dir",
         "where run records and server temp dirs live (default: a per-user temp dir)",
         default="",
@@ -101,6 +124,9 @@ class HarnessConfig:
     alembic_ini: Path | None = None
     images: Mapping[str, str] = field(default_factory=dict)
     startup_timeout: float = 60.0
+    timeout: float = 300.0
+    leak_check: LeakMode = "fail"
+    cleanup_timeout: float = 30.0
     state_dir: Path = field(default_factory=lambda: default_state_dir())
 
 
@@ -126,6 +152,10 @@ def parse_config(
     backend = raw["backend"]
     if backend not in BACKENDS:
         raise ValueError(f"harness backend {backend!r} is not one of {', '.join(BACKENDS)}.")
+    if raw["leak_check"] not in LEAK_MODES:
+        raise ValueError(
+            f"harness_leak_check is {raw['leak_check']!r}; use one of {', '.join(LEAK_MODES)}."
+        )
     return HarnessConfig(
         rootdir=rootdir,
         backend=cast(Backend, backend),
@@ -135,6 +165,9 @@ def parse_config(
         alembic_ini=_path(rootdir, raw["alembic_ini"]),
         images=_pairs("harness_images", raw["images"]),
         startup_timeout=raw["startup_timeout"],
+        timeout=raw["timeout"],
+        leak_check=cast(LeakMode, raw["leak_check"]),
+        cleanup_timeout=raw["cleanup_timeout"],
         state_dir=_path(rootdir, raw["state_dir"]) or default_state_dir(),
     )
 
@@ -167,9 +200,12 @@ def _coerce(opt: Option, value: Any) -> Any:
         )
     if opt.kind == "float":
         try:
-            return float(value)
+            seconds = float(value)
         except ValueError:
-            raise ValueError(f"{opt.ini} must be a number of seconds, got {value!r}.") from None
+            seconds = -1.0
+        if not seconds >= 0:
+            raise ValueError(f"{opt.ini} is {value!r}; give a number of seconds (0 for none).")
+        return seconds
     if opt.kind == "linelist" and isinstance(value, str):
         return [line for line in value.replace(",", "\n").splitlines() if line.strip()]
     return value

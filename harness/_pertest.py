@@ -1,9 +1,9 @@
 """Per-test checks (a pytest plugin module): a time limit on every anyio test, and a leak check
 that compares the stores before and after each test.
 
-Options (each an ini key, a CLI flag and a ``HARNESS_*`` variable; CLI wins, then env, then ini):
-``harness_timeout`` (seconds, 0 = no limit), ``harness_leak_check`` (``fail``/``warn``/``off``),
-``harness_cleanup_timeout`` (seconds a seed's cleanup may take). Markers
+Options (read with all the others by :mod:`._config`): ``harness_timeout`` (seconds, 0 = no
+limit), ``harness_leak_check`` (``fail``/``warn``/``off``), ``harness_cleanup_timeout`` (seconds a
+seed's cleanup may take). Markers
 ``@pytest.mark.harness_timeout(seconds)`` and ``@pytest.mark.harness_leak_check(mode)`` override
 them for one test (or a module / class, through ``pytestmark``).
 """
@@ -12,65 +12,26 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, cast, get_args
+from typing import Any, TypeVar
 
 import anyio
 import pytest
 
 from . import _accessors
+from ._config import LEAK_MODES, HarnessConfig, LeakMode
 from ._exceptions import LeakError, LeakWarning, TimeLimitExceededError
-from ._seeding import DEFAULT_CLEANUP_TIMEOUT, set_default_cleanup_timeout
+from ._seeding import set_default_cleanup_timeout
 
-__all__ = ["LeakMode", "PerTestOptions", "count_rows", "snapshot"]
+__all__ = ["count_rows", "snapshot"]
 
 T = TypeVar("T")
-LeakMode = Literal["fail", "warn", "off"]
-LEAK_MODES: tuple[LeakMode, ...] = get_args(LeakMode)
-DEFAULT_TIMEOUT = 300.0
-
-_OPTIONS_KEY = pytest.StashKey["PerTestOptions"]()
 
 
 # --------------------------------------------------------------------------------------------
 # options and markers
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PerTestOptions:
-    """The per-test settings of this run, read once from CLI, environment and ini."""
-
-    timeout: float = DEFAULT_TIMEOUT
-    leak_check: LeakMode = "fail"
-    cleanup_timeout: float = DEFAULT_CLEANUP_TIMEOUT
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("harness")
-    group.addoption(
-        "--harness-timeout",
-        metavar="SECONDS",
-        help=f"time limit of each anyio test, 0 for none (default {DEFAULT_TIMEOUT:g}); "
-        "a test overrides it with @pytest.mark.harness_timeout(seconds)",
-    )
-    parser.addini("harness_timeout", "time limit of each anyio test in seconds, 0 for none")
-    group.addoption(
-        "--harness-leak-check",
-        choices=LEAK_MODES,
-        help="after each test, fail (default), warn or do nothing (off) when it left rows, "
-        "documents or keys behind; a test overrides it with @pytest.mark.harness_leak_check",
-    )
-    parser.addini("harness_leak_check", "leak check mode: fail (default), warn or off")
-    group.addoption(
-        "--harness-cleanup-timeout",
-        metavar="SECONDS",
-        help=f"seconds a seed's cleanup may take (default {DEFAULT_CLEANUP_TIMEOUT:g})",
-    )
-    parser.addini("harness_cleanup_timeout", "seconds a seed's cleanup may take")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -83,46 +44,14 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "harness_leak_check(mode): leak check of this test: 'fail', 'warn' or 'off'",
     )
-    options = read_options(config)
-    config.stash[_OPTIONS_KEY] = options
-    set_default_cleanup_timeout(options.cleanup_timeout)
+    set_default_cleanup_timeout(_options(config).cleanup_timeout)
 
 
-def read_options(config: pytest.Config) -> PerTestOptions:
-    """Read the per-test options; a bad value stops the run at once with the fix.
+def _options(config: pytest.Config) -> HarnessConfig:
+    """The run's harness config (options are read once, with the others, in :mod:`._config`)."""
+    from .plugin import CONFIG_KEY
 
-    :raises pytest.UsageError: naming the option and what it accepts.
-    """
-
-    def raw(name: str) -> Any:
-        cli = config.getoption(f"--harness-{name.replace('_', '-')}")
-        env = os.environ.get(f"HARNESS_{name.upper()}")
-        return next((v for v in (cli, env, config.getini(f"harness_{name}")) if v), None)
-
-    leak = raw("leak_check") or "fail"
-    if leak not in LEAK_MODES:
-        raise pytest.UsageError(
-            f"harness_leak_check is {leak!r}; use one of {', '.join(LEAK_MODES)}."
-        )
-    return PerTestOptions(
-        timeout=_seconds("harness_timeout", raw("timeout"), DEFAULT_TIMEOUT),
-        leak_check=cast(LeakMode, leak),
-        cleanup_timeout=_seconds(
-            "harness_cleanup_timeout", raw("cleanup_timeout"), DEFAULT_CLEANUP_TIMEOUT
-        ),
-    )
-
-
-def _seconds(name: str, value: object, default: float) -> float:
-    if value is None:
-        return default
-    try:
-        seconds = float(cast(Any, value))
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:
-        raise pytest.UsageError(f"{name} is {value!r}; give a number of seconds (0 for none).")
-    return seconds
+    return config.stash[CONFIG_KEY]
 
 
 def _marker_arg(item: pytest.Item, name: str) -> object:
@@ -137,7 +66,7 @@ def _marker_arg(item: pytest.Item, name: str) -> object:
 def _timeout_of(item: pytest.Item) -> float:
     value = _marker_arg(item, "harness_timeout")
     if value is None:
-        return item.config.stash[_OPTIONS_KEY].timeout
+        return _options(item.config).timeout
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         pytest.fail(
             f"{item.nodeid}: harness_timeout({value!r}) needs a number of seconds (0 for none).",
@@ -149,7 +78,7 @@ def _timeout_of(item: pytest.Item) -> float:
 def _leak_mode_of(item: pytest.Item) -> LeakMode:
     value = _marker_arg(item, "harness_leak_check")
     if value is None:
-        return item.config.stash[_OPTIONS_KEY].leak_check
+        return _options(item.config).leak_check
     if value not in LEAK_MODES:
         pytest.fail(
             f"{item.nodeid}: harness_leak_check({value!r}) must be one of {', '.join(LEAK_MODES)}.",
@@ -432,8 +361,6 @@ async def _harness_leak_guard(request: pytest.FixtureRequest) -> AsyncIterator[N
 
 @pytest.hookimpl(trylast=True)
 def pytest_report_header(config: pytest.Config) -> str | None:
-    options = config.stash.get(_OPTIONS_KEY, None)
-    if options is None:
-        return None
+    options = _options(config)
     limit = f"{options.timeout:g} s" if options.timeout else "none"
     return f"harness: per-test time limit {limit}, leak check {options.leak_check}"

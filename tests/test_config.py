@@ -67,7 +67,15 @@ def test_command_line_then_environment_then_ini(
     [
         ({"backend": "kubernetes"}, "not one of auto, docker, local, external"),
         ({"env_map": ["NO_EQUALS"]}, "harness_env_map: 'NO_EQUALS' is not KEY=value"),
-        ({"startup_timeout": "soon"}, "harness_startup_timeout must be a number"),
+        (
+            {"startup_timeout": "soon"},
+            "harness_startup_timeout is .soon.; give a number of seconds",
+        ),
+        ({"timeout": "-1"}, "harness_timeout is .-1.; give a number of seconds"),
+        (
+            {"leak_check": "sometimes"},
+            "harness_leak_check is .sometimes.; use one of fail, warn, off",
+        ),
     ],
 )
 def test_bad_values_name_the_option(tmp_path: Path, values: dict[str, Any], message: str) -> None:

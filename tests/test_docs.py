@@ -31,7 +31,6 @@ import harness
 from harness._config import OPTIONS
 from harness._exceptions import MigrationError
 from harness._migrations import single_head
-from harness._pertest import PerTestOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -355,16 +354,6 @@ def test_configuration_table_matches_the_options_definitions() -> None:
             )
             assert default == f"`{expected}`", opt.name
         assert meaning
-    per_test = PerTestOptions()
-    for name, value in (
-        ("timeout", f"{per_test.timeout:g}"),
-        ("leak_check", per_test.leak_check),
-        ("cleanup_timeout", f"{per_test.cleanup_timeout:g}"),
-    ):
-        ini, flag, env, default, _ = rows[f"harness_{name}"]
-        assert flag == f"`--harness-{name.replace('_', '-')}`"
-        assert env == f"`HARNESS_{name.upper()}`"
-        assert default == f"`{value}`", name
 
 
 def test_documented_precedence_is_the_real_one(pytester: pytest.Pytester, monkeypatch) -> None:
@@ -375,11 +364,10 @@ def test_documented_precedence_is_the_real_one(pytester: pytest.Pytester, monkey
     pytester.makepyfile(
         test_precedence="""
         from harness.plugin import CONFIG_KEY
-        from harness._pertest import _OPTIONS_KEY
 
         def test_values(request):
             startup = request.config.stash[CONFIG_KEY].startup_timeout
-            timeout = request.config.stash[_OPTIONS_KEY].timeout
+            timeout = request.config.stash[CONFIG_KEY].timeout
             print(f"VALUES startup={startup:g} timeout={timeout:g}")
         """
     )

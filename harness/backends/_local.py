@@ -51,7 +51,9 @@ class LocalProvider(Provider):
             latest[:] = [server]
             on_record(server)
 
-        for attempt in range(1, PORT_ATTEMPTS + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             latest.clear()
             try:
                 return await self._start_once(resource, binaries, config, record)
@@ -66,7 +68,6 @@ class LocalProvider(Provider):
                     self.stop(latest[0])
                 if not clash or attempt == PORT_ATTEMPTS:
                     raise
-        raise AssertionError("unreachable")
 
     async def _start_once(
         self,
