@@ -52,6 +52,12 @@ class Message:
     """The exchange it was published to."""
     content_type: str | None = None
     """The ``content_type`` property, when the publisher set one."""
+    persistent: bool = False
+    """Whether it was published with ``delivery_mode=2`` (survives a broker restart)."""
+    message_id: str | None = None
+    """The ``message_id`` property, when the publisher set one."""
+    correlation_id: str | None = None
+    """The ``correlation_id`` property, when the publisher set one."""
     raw: bytes = field(default=b"", repr=False)
     """The body exactly as received."""
 
@@ -250,6 +256,10 @@ async def listen(
             raise errors[0]
 
 
+_PERSISTENT = 2
+"""AMQP ``delivery_mode`` of a persistent message (aio-pika is imported lazily here)."""
+
+
 def _receiver(inbox: Inbox) -> Callable[[aio_pika.abc.AbstractIncomingMessage], Any]:
     async def receive(incoming: aio_pika.abc.AbstractIncomingMessage) -> None:
         inbox._deliver(
@@ -259,6 +269,9 @@ def _receiver(inbox: Inbox) -> Callable[[aio_pika.abc.AbstractIncomingMessage], 
                 headers=dict(incoming.headers or {}),
                 exchange=incoming.exchange or "",
                 content_type=incoming.content_type,
+                persistent=incoming.delivery_mode == _PERSISTENT,
+                message_id=incoming.message_id,
+                correlation_id=incoming.correlation_id,
                 raw=incoming.body,
             )
         )
@@ -283,6 +296,8 @@ async def publish(
     headers: Mapping[str, Any] | None = None,
     content_type: str | None = None,
     mandatory: bool = True,
+    persistent: bool = False,
+    message_id: str | None = None,
 ) -> None:
     """Publish one message, as a producer service would, for consumer-side tests.
 
@@ -295,13 +310,19 @@ async def publish(
     :param content_type: overrides the content type derived from *body*.
     :param mandatory: fail when no queue is bound to receive the message, instead of RabbitMQ
         dropping it silently (the usual cause: the consumer has not declared its queue yet).
+    :param persistent: publish with ``delivery_mode=2``, as producers of durable events do.
+    :param message_id: the ``message_id`` property (for consumers that deduplicate on it).
     :raises aio_pika.exceptions.DeliveryError: when *mandatory* and nothing could route it.
     """
     import aio_pika
 
     raw, derived_type = _encode(body)
     message = aio_pika.Message(
-        raw, headers=dict(headers or {}), content_type=content_type or derived_type
+        raw,
+        headers=dict(headers or {}),
+        content_type=content_type or derived_type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT if persistent else None,
+        message_id=message_id,
     )
     async with _private_channel() as channel:
         target = await _declare_exchange(channel, _exchange_name(exchange))

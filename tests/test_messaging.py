@@ -54,6 +54,17 @@ async def test_listen_gets_a_published_json_message_with_headers() -> None:
     assert message.content_type == "application/json"
 
 
+async def test_message_properties_persistence_and_ids_reach_the_listener() -> None:
+    key = unique_key()
+    async with listen(key) as inbox:
+        await publish(key, {"n": 1}, persistent=True, message_id="m-1")
+        await publish(key, {"n": 2})
+        durable, transient = await inbox.get(timeout=5), await inbox.get(timeout=5)
+    assert (durable.persistent, durable.message_id) == (True, "m-1")
+    assert transient.persistent is False
+    assert transient.message_id != "m-1"
+
+
 async def test_the_queue_is_bound_before_the_action() -> None:
     key = unique_key()
     async with listen(key) as inbox:
