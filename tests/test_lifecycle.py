@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -141,61 +142,85 @@ def test_no_server_starts_when_no_test_needs_one(inner_pytest, pytester: pytest.
     assert not [line for line in result.outlines if line.startswith("harness: ")]
 
 
-def test_a_sigkilled_run_is_reaped_by_the_next(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    flag = tmp_path / "started"
-    pytester.makepyfile(
-        test_hang=f"""
-        import os, time, pytest, harness
-        pytestmark = pytest.mark.anyio
+HANGING_TEST = """
+import json, os, time, pytest
+pytestmark = pytest.mark.anyio
 
-        async def test_hang(redis_url, harness_infra):
-            server = harness_infra.servers["redis"]
-            with open({str(flag)!r} + ".tmp", "w") as f:
-                f.write(f"{{server.processes[0].pid}} {{server.workdir}}")
-            os.rename({str(flag)!r} + ".tmp", {str(flag)!r})
-            time.sleep(600)
-        """
-    )
-    env = {**os.environ, "HARNESS_STATE_DIR": str(state)}
+async def test_hang(redis_url, postgres_url, harness_infra):
+    pids = [r.pid for s in harness_infra.servers.values() for r in s.processes]
+    dirs = [s.workdir for s in harness_infra.servers.values()]
+    path = os.environ["FLAG_FILE"]
+    with open(path + ".tmp", "w") as f:
+        json.dump({"pids": pids, "dirs": dirs}, f)
+    os.rename(path + ".tmp", path)
+    time.sleep(600)
+"""
+
+
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider"]
+
+
+def own_run_env(state: Path, **extra: str) -> dict[str, str]:
+    """Environment of a pytest that runs on its own, not joined to this session's run."""
+    env = {**os.environ, "HARNESS_STATE_DIR": str(state), **extra}
     env.pop("HARNESS_RUN_KEY", None)
+    return env
+
+
+def run_pytest(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PYTEST, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def start_hanging_run(
+    pytester: pytest.Pytester, env: dict[str, str]
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """A pytest stuck inside a test once its servers run; returns it and what it started."""
+    flag = Path(env["FLAG_FILE"])
+    pytester.makepyfile(test_hang=HANGING_TEST)
     victim = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_hang.py"],
+        [*PYTEST, "test_hang.py"],
         cwd=pytester.path,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not flag.exists():
-            assert victim.poll() is None, "the inner pytest ended before starting its server"
-            assert time.monotonic() < deadline, "the inner pytest did not start its server in 60 s"
-            time.sleep(0.1)
-    finally:
-        victim.kill()
-        victim.wait()
-    pid_text, workdir = flag.read_text().split()
-    orphan = psutil.Process(int(pid_text))
-    assert orphan.is_running(), "precondition: the killed run's server is orphaned, still running"
+    deadline = time.monotonic() + 60
+    while not flag.exists():
+        if victim.poll() is not None or time.monotonic() > deadline:
+            victim.kill()
+            pytest.fail(f"the inner pytest did not start its servers:\n{victim.communicate()[0]}")
+        time.sleep(0.1)
+    return victim, json.loads(flag.read_text())
+
+
+def still_running(pids: list[int]) -> list[int]:
+    return [
+        pid
+        for pid in pids
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
+
+
+def test_a_sigkilled_run_is_reaped_by_the_next(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    env = own_run_env(tmp_path / "state", FLAG_FILE=str(tmp_path / "flag.json"))
+    victim, started = start_hanging_run(pytester, env)
+    victim.kill()
+    victim.communicate()
+    assert still_running(started["pids"]), "precondition: the killed run's servers are orphaned"
 
     pytester.makepyfile(test_next="def test_next():\n    pass\n")
-    second = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "test_next.py"],
-        cwd=pytester.path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    second = run_pytest(pytester.path, env, "test_next.py")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "harness: reaped redis (local)" in second.stdout
-    psutil.wait_procs([orphan], timeout=10)
-    assert not orphan.is_running(), (
-        f"orphan server {pid_text} still running; second run said:\n{second.stdout}"
+    psutil.wait_procs([psutil.Process(pid) for pid in still_running(started["pids"])], timeout=10)
+    assert not still_running(started["pids"]), (
+        f"orphans still running; second run said:\n{second.stdout}"
     )
-    assert not Path(workdir).exists()
-    assert not list((state / "runs").glob("*.json"))
+    assert not any(Path(d).exists() for d in started["dirs"] if d)
+    assert not list((tmp_path / "state" / "runs").glob("*.json"))
 
 
 def test_a_run_that_starts_servers_reaps_orphans_first(
@@ -233,16 +258,7 @@ def test_a_run_that_starts_servers_reaps_orphans_first(
                 assert await harness.redis().ping()
             """
         )
-        env = {**os.environ, "HARNESS_STATE_DIR": str(state)}
-        env.pop("HARNESS_RUN_KEY", None)
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider"],
-            cwd=pytester.path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_pytest(pytester.path, own_run_env(state))
         assert result.returncode == 0, result.stdout + result.stderr
         assert "harness: reaped redis (local) of run killed-run" in result.stdout
         assert orphan.wait(timeout=10) is not None
@@ -325,58 +341,23 @@ def test_a_dead_reused_server_is_replaced(
     assert not new.alive()
 
 
-HANGING_TEST = """
-import json, os, time, pytest
-pytestmark = pytest.mark.anyio
-
-async def test_hang(redis_url, postgres_url, harness_infra):
-    pids = [r.pid for s in harness_infra.servers.values() for r in s.processes]
-    dirs = [s.workdir for s in harness_infra.servers.values()]
-    path = os.environ["FLAG_FILE"]
-    with open(path + ".tmp", "w") as f:
-        json.dump({"pids": pids, "dirs": dirs}, f)
-    os.rename(path + ".tmp", path)
-    time.sleep(600)
-"""
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupted_run_stops_its_servers(
     pytester: pytest.Pytester, tmp_path: Path, sig: int
 ) -> None:
-    flag = tmp_path / "flag.json"
-    pytester.makepyfile(test_hang=HANGING_TEST)
-    env = {**os.environ, "HARNESS_STATE_DIR": str(tmp_path / "state"), "FLAG_FILE": str(flag)}
-    env.pop("HARNESS_RUN_KEY", None)
-    victim = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_hang.py"],
-        cwd=pytester.path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    env = own_run_env(tmp_path / "state", FLAG_FILE=str(tmp_path / "flag.json"))
+    victim, started = start_hanging_run(pytester, env)
+    victim.send_signal(sig)
     try:
-        deadline = time.monotonic() + 60
-        while not flag.exists():
-            assert victim.poll() is None, victim.communicate()[0]
-            assert time.monotonic() < deadline, "the servers did not start in 60 s"
-            time.sleep(0.1)
-        victim.send_signal(sig)
         output, _ = victim.communicate(timeout=60)
     finally:
         if victim.poll() is None:
             victim.kill()
             victim.wait()
-    started = json.loads(flag.read_text())
     assert victim.returncode != 0
     assert "Interrupted" in output or "KeyboardInterrupt" in output, output
-    alive = [
-        pid
-        for pid in started["pids"]
-        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    ]
-    assert not alive, f"servers left running after {signal.Signals(sig).name}: {alive}\n{output}"
+    left = still_running(started["pids"])
+    assert not left, f"servers left running after {signal.Signals(sig).name}: {left}\n{output}"
     assert not any(Path(d).exists() for d in started["dirs"] if d)
     assert not list((tmp_path / "state" / "runs").glob("*.json"))
 
@@ -390,24 +371,9 @@ def test_a_server_that_fails_to_start_stops_the_others_and_the_run(
             pass
         """
     )
-    env = {**os.environ, "HARNESS_STATE_DIR": str(tmp_path / "state")}
-    env.pop("HARNESS_RUN_KEY", None)
     # RabbitMQ needs seconds to answer; Redis answers in milliseconds, then must be stopped.
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--harness-startup-timeout=1",
-        ],
-        cwd=pytester.path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_pytest(
+        pytester.path, own_run_env(tmp_path / "state"), "--harness-startup-timeout=1"
     )
     assert result.returncode == 3, result.stdout + result.stderr
     output = result.stdout + result.stderr
