@@ -478,3 +478,58 @@ def test_up_reuse_keeps_servers_until_down(tmp_path: Path, up_process: list[Up])
     assert not record.path.exists()
     again = harness("down", tmp_path=tmp_path)
     assert again.stdout == "harness down: no reused servers are running for this project\n"
+
+
+def test_a_service_runs_under_uvicorn_against_harness_up(
+    tmp_path: Path, up_process: list[Up]
+) -> None:
+    """The developer loop the README promises: `harness up`, then uvicorn with its environment."""
+    import httpx
+
+    from harness._process import free_port
+
+    up = Up(tmp_path, "--resources", "postgres,redis", "--with-test-env")
+    up_process.append(up)
+    up.wait_ready()
+    port = free_port()
+    with (tmp_path / "uvicorn.log").open("w") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "services.auth_service.app.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env={**_env(tmp_path), **up.dotenv()},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            assert server.poll() is None, (tmp_path / "uvicorn.log").read_text()
+            try:
+                response = httpx.post(
+                    f"http://127.0.0.1:{port}/auth/login",
+                    json={"email": "nobody@example.com", "password": "wrong-password"},
+                    timeout=5,
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, (tmp_path / "uvicorn.log").read_text()
+                time.sleep(0.1)
+        # A real round trip through PostgreSQL (no such user) and Redis (the failure counter).
+        assert response.status_code == 401, response.text
+        assert httpx.get(f"http://127.0.0.1:{port}/auth/me", timeout=5).status_code == 401
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=STOP_TIMEOUT)
+    # uvicorn re-raises the SIGTERM after a clean shutdown: the log says the lifespan closed.
+    assert "Application shutdown complete" in (tmp_path / "uvicorn.log").read_text()
+    assert up.stop() == 0
