@@ -552,6 +552,21 @@ def machine() -> str:
     )
 
 
+def revision() -> str:
+    """The commit measured, and whether the harness had uncommitted changes (a shared tree)."""
+
+    def git(*args: str) -> str:
+        result = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30
+        )
+        return result.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "harness", "services", "shared")
+    return f"commit {git('rev-parse', '--short', 'HEAD') or 'unknown'}" + (
+        " + uncommitted changes in harness/, services/ or shared/" if dirty else ""
+    )
+
+
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="smoke run: N=20, one run each")
@@ -625,6 +640,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tables += memory_table(per_test, startup, scaling)
     tables += goals_table(per_test, startup, scaling)
     print(f"Machine: {machine()}")
+    print(f"Code: {revision()}")
     print(f"Command: python bench/run.py {' '.join(sys.argv[1:] if argv is None else argv)}")
     print(f"Runs per figure: {args.runs}; total time {time.monotonic() - started:.0f} s\n")
     print("\n".join(tables))
