@@ -55,15 +55,16 @@ class StartLine:
         return f"harness: {self.resource:<9} {self.backend:<8} {self.version:<36} {self.address:<21} {when}"
 
 
-def run_key(config: HarnessConfig) -> str:
-    """Which run record this process joins: one per project when reusing, one per xdist run
-    (its workers share ``PYTEST_XDIST_TESTRUNUID``), else one per process."""
+def run_key(config: HarnessConfig, xdist_run: str | None = None) -> str:
+    """Which run record this process joins: ``HARNESS_RUN_KEY`` if set (the harness's own tests
+    join inner pytests to their session so), one per project when reusing, the xdist run id its
+    workers share (*xdist_run*), else one of its own."""
     explicit = os.environ.get("HARNESS_RUN_KEY")
     if explicit:
-        return explicit  # join an existing run (the harness's own tests run inner pytests so)
+        return explicit
     if config.reuse:
         return "reuse-" + hashlib.sha1(str(config.rootdir.resolve()).encode()).hexdigest()[:10]
-    return os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+    return xdist_run or uuid.uuid4().hex
 
 
 class Infrastructure:
@@ -75,11 +76,13 @@ class Infrastructure:
         *,
         key: str | None = None,
         worker: str | None = None,
+        xdist_run: str | None = None,
         publish: bool = True,
     ) -> None:
         self.config = config
-        self.record = RunRecord(config.state_dir, key or run_key(config))
-        self.worker = worker or os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self.record = RunRecord(config.state_dir, key or run_key(config, xdist_run))
+        self._xdist = xdist_run is not None
+        self.worker = worker or "main"
         self.servers: dict[str, Server] = {}
         self.urls: dict[str, str] = {}
         """Namespace URL per resource: this process's database / vhost / index."""
@@ -110,7 +113,7 @@ class Infrastructure:
             try:
                 lines = await self._ensure_servers(state, names, on_ready)
             except HarnessError as exc:
-                if os.environ.get("PYTEST_XDIST_WORKER"):  # the other workers fail fast with it
+                if self._xdist:  # the run's other workers fail fast with it
                     state.failure = str(exc)
                     self.record.save(state)
                 elif not state.servers and not state.live_leases():

@@ -5,7 +5,6 @@ Registered through the ``pytest11`` entry point, so installing the package is al
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import types
@@ -117,7 +116,13 @@ async def harness_infra(
 ) -> AsyncIterator[Infrastructure]:
     """The session's servers, namespaces and clients; started once, when a test first needs them."""
     config = request.config
-    infra = Infrastructure(config.stash[CONFIG_KEY])
+    # From xdist itself, not PYTEST_XDIST_* variables: a subprocess of a worker inherits those.
+    workerinput = getattr(config, "workerinput", None) or {}
+    infra = Infrastructure(
+        config.stash[CONFIG_KEY],
+        worker=workerinput.get("workerid"),
+        xdist_run=workerinput.get("testrunuid"),
+    )
     try:
         needed: frozenset[str] = config.stash.get(NEEDED_KEY, NOTHING)
         lines = await infra.start(needed)
@@ -232,7 +237,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if not hasattr(config, "workerinput") and os.environ.get("PYTEST_XDIST_WORKER") is None:
+    if not hasattr(config, "workerinput"):
         lines = config.stash.get(LINES_KEY, [])
         if lines and config.pluginmanager.has_plugin("dsession"):
             terminalreporter.section("harness")
