@@ -7,21 +7,21 @@ The services' ``env.py`` reads the database URL from the variable that the env m
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 
 from ._env import override_env
 from ._exceptions import MigrationError
 from .resources._urls import with_path
 
 if TYPE_CHECKING:
+    from alembic.config import Config
+
     from ._config import HarnessConfig
     from .resources import Server
     from .resources.postgres import PostgresResource
@@ -41,6 +41,8 @@ def alembic_config(ini: Path, url: str | None = None) -> Config:
     ``configure_logger = False`` tells an ``env.py`` that honours it (ours does) not to call
     ``fileConfig``, which would silence pytest's loggers.
     """
+    from alembic.config import Config
+
     if not ini.is_file():
         raise MigrationError(
             f"alembic config {ini} does not exist: fix `harness_alembic_ini` in pyproject.toml "
@@ -58,6 +60,8 @@ def single_head(ini: Path) -> str:
 
     :raises MigrationError: naming every head when the chain is not linear.
     """
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config(ini))
     heads = script.get_heads()
     if len(heads) != 1:
@@ -79,12 +83,25 @@ def assert_single_head(ini: Path | str) -> str:
 
 
 def _versions_hash(ini: Path) -> str:
-    script = ScriptDirectory.from_config(alembic_config(ini))
-    digest = hashlib.sha256()
-    for path in sorted(Path(script.dir).rglob("*.py")):
-        digest.update(str(path.relative_to(script.dir)).encode())
+    """A hash of the migration project: the ini and every Python file of its script location
+    (env.py, the versions). Read with configparser, without importing alembic, so an unchanged,
+    already migrated template costs no alembic import at all."""
+    digest = hashlib.sha256(ini.read_bytes())
+    scripts = _script_location(ini)
+    for path in sorted(scripts.rglob("*.py")):
+        digest.update(str(path.relative_to(scripts)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:10]
+
+
+def _script_location(ini: Path) -> Path:
+    parser = configparser.ConfigParser(defaults={"here": str(ini.parent)})
+    parser.read(ini, encoding="utf-8")
+    location = parser.get("alembic", "script_location", fallback="")
+    for candidate in (ini.parent / location, Path(location)):
+        if location and ":" not in location and candidate.is_dir():
+            return candidate
+    return ini.parent  # a package resource ("pkg:migrations") or unset: the ini's folder
 
 
 def _url_variables(config: HarnessConfig) -> dict[str, str | None]:
@@ -93,6 +110,8 @@ def _url_variables(config: HarnessConfig) -> dict[str, str | None]:
 
 def upgrade(ini: Path, url: str, variables: dict[str, str | None], revision: str = "head") -> None:
     """``alembic upgrade`` to *revision* against *url*, with the mapped variables pointing there."""
+    from alembic import command
+
     with override_env(dict.fromkeys(variables, url)):
         command.upgrade(alembic_config(ini, url), revision)
 
@@ -101,6 +120,8 @@ def downgrade(
     ini: Path, url: str, variables: dict[str, str | None], revision: str = "base"
 ) -> None:
     """``alembic downgrade`` to *revision* against *url*."""
+    from alembic import command
+
     with override_env(dict.fromkeys(variables, url)):
         command.downgrade(alembic_config(ini, url), revision)
 
@@ -141,10 +162,12 @@ async def ensure_template(resource: PostgresResource, server: Server, config: Ha
     """
     assert config.alembic_ini is not None
     ini = config.alembic_ini
-    head = await anyio.to_thread.run_sync(single_head, ini)
+    if not ini.is_file():
+        alembic_config(ini)  # raises the MigrationError that names the setting
     name = f"harness_tpl_{_versions_hash(ini)}"
     if server.extra.get("template") == name:
-        return name
+        return name  # migrated already, from these very files
+    head = await anyio.to_thread.run_sync(single_head, ini)
     url = with_path(server.url, name)
     await resource.admin_execute(
         server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
