@@ -23,6 +23,9 @@ import psutil
 
 __all__ = ["ProcessRecord", "free_port", "server_user", "spawn", "stop_process"]
 
+_known: dict[ProcessRecord, psutil.Process] = {}
+"""Processes already recognised by PID and start time."""
+
 _children: dict[int, subprocess.Popen[bytes]] = {}
 """Servers this process started: kept so Python does not warn that they outlive their Popen,
 and so that stopping one also reaps it (no zombie)."""
@@ -43,17 +46,23 @@ class ProcessRecord:
         """The live process, or ``None`` when it is gone (or the PID now belongs to another).
 
         A zombie counts as gone: under xdist the worker that stops a server is often not its
-        parent, and may never see it reaped.
+        parent, and may never see it reaped. The ``psutil.Process`` is kept between calls (the
+        harness asks before every test); ``is_running`` still tells a recycled PID apart.
         """
         try:
-            proc = psutil.Process(self.pid)
-            if abs(proc.create_time() - self.create_time) > 0.01:
-                return None
-            if proc.status() == psutil.STATUS_ZOMBIE:
+            proc = _known.get(self)
+            if proc is None:
+                proc = psutil.Process(self.pid)
+                if abs(proc.create_time() - self.create_time) > 0.01:
+                    return None
+                _known[self] = proc
+            if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(self.pid, os.WNOHANG)  # our own child: reap it
+                _known.pop(self, None)
                 return None
         except psutil.NoSuchProcess:
+            _known.pop(self, None)
             return None
         return proc
 
