@@ -66,7 +66,7 @@ def say(message: str) -> None:
 
 
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A Markdown table (pasted as-is into docs-drafts/performance.md)."""
+    """A Markdown table (pasted as-is into docs/performance.md)."""
     cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
 
