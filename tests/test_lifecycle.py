@@ -425,3 +425,40 @@ async def test_a_port_taken_between_choice_and_bind_is_retried_on_another(
     finally:
         await infra.close()
         squatter.close()
+
+
+def test_a_fifth_resource_is_one_class_and_one_registration(
+    inner_pytest, pytester: pytest.Pytester
+) -> None:
+    """ARCHITECTURE.md's rule, from a project's side: a resource registered in the root conftest
+    gets its fixtures, backend choice, start line, namespace, env mapping and client."""
+    pytester.makeconftest(
+        """
+        from harness.resources import register
+        from harness.resources.redis import RedisResource
+
+        class CacheResource(RedisResource):
+            name = "cache"
+            title = "Cache (a second Redis)"
+
+        register(CacheResource())
+        """
+    )
+    pytester.makeini("[pytest]\nharness_env_map = CACHE-URL=cache\n")
+    pytester.makepyfile(
+        test_cache="""
+        import os, pytest
+        from urllib.parse import urlsplit
+        pytestmark = pytest.mark.anyio
+
+        async def test_cache(cache_url, cache, redis_url):
+            assert os.environ["CACHE-URL"] == cache_url
+            assert urlsplit(cache_url).port != urlsplit(redis_url).port  # its own server
+            await cache.set("k", "v")
+            assert await cache.get("k") == b"v"
+            await cache.delete("k")
+        """
+    )
+    result = inner_pytest("-q", "-s")
+    result.assert_outcomes(passed=1)
+    assert any(line.startswith("harness: cache ") for line in result.outlines), result.outlines
