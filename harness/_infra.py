@@ -336,12 +336,25 @@ class Infrastructure:
 
 def reap(config: HarnessConfig, skip: str = "") -> list[str]:
     """Reap orphaned runs under *config*'s state dir; return what was stopped."""
+
+    def stop(server: Server, namespaces: list[str]) -> None:
+        if namespaces and server.backend == "external":
+            # Called where no event loop runs (session start, or a worker thread): its own loop.
+            anyio.run(_drop_namespaces, server, namespaces)
+        PROVIDERS[server.backend].stop(server)
+
     return reap_orphans(
-        config.state_dir,
-        skip=skip,
-        stop=lambda s: PROVIDERS[s.backend].stop(s),
-        alive=lambda s: PROVIDERS[s.backend].alive(s),
+        config.state_dir, skip=skip, stop=stop, alive=lambda s: PROVIDERS[s.backend].alive(s)
     )
+
+
+async def _drop_namespaces(server: Server, namespaces: list[str]) -> None:
+    """A killed run's databases / vhosts / indexes / Mongo databases on a server that stays."""
+    for name in namespaces:
+        with anyio.move_on_after(CLOSE_TIMEOUT):
+            await _logged(
+                REGISTRY[server.resource].drop_namespace(server, name), f"dropping {name}"
+            )
 
 
 async def _logged(step: Awaitable[None], what: str) -> None:

@@ -112,9 +112,15 @@ def _try_lock(record: RunRecord) -> Iterator[bool]:
 
 
 def reap_orphans(
-    state_dir: Path, skip: str, stop: Callable[[Server], None], alive: Callable[[Server], bool]
+    state_dir: Path,
+    skip: str,
+    stop: Callable[[Server, list[str]], None],
+    alive: Callable[[Server], bool],
 ) -> list[str]:
     """Stop the servers of every run whose lease holders are all gone; return what was reaped.
+
+    *stop* gets each server and the namespaces the dead run had made on it (they matter on an
+    external server, which is never stopped).
 
     A run being started or stopped right now holds its lock and is skipped. Reused servers have no
     lease between runs by design: they are kept while they run, forgotten once they died.
@@ -134,7 +140,10 @@ def reap_orphans(
             if state.reuse and all(alive(s) for s in state.servers.values()):
                 continue
             for server in state.servers.values():
-                stop(server)
+                stop(
+                    server,
+                    [n["name"] for n in state.namespaces if n.get("resource") == server.resource],
+                )
                 reaped.append(f"{server.resource} ({server.backend}) of run {record.key}")
             record.remove()
     _remove_stale_locks(runs)

@@ -11,12 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import psutil
 import pytest
 
 from harness._config import HarnessConfig
 from harness._exceptions import ServerDiedError
-from harness._infra import Infrastructure
+from harness._infra import Infrastructure, reap
 from harness._state import RunRecord
 
 pytestmark = pytest.mark.anyio
@@ -462,3 +463,31 @@ def test_a_fifth_resource_is_one_class_and_one_registration(
     result = inner_pytest("-q", "-s")
     result.assert_outcomes(passed=1)
     assert any(line.startswith("harness: cache ") for line in result.outlines), result.outlines
+
+
+async def test_reaping_a_killed_run_drops_its_namespaces_on_an_external_server(
+    harness_infra: Infrastructure, postgres_url: str, tmp_path: Path
+) -> None:
+    """An external server is never stopped, so a killed run's databases must be dropped."""
+    from harness._state import RunState
+    from harness.resources import REGISTRY, Server
+
+    resource, admin = REGISTRY["postgres"], harness_infra.servers["postgres"]
+    external = Server("postgres", "external", admin.url)
+    name = f"h_killed_{os.getpid()}"
+    await resource.create_namespace(external, name)
+    state = RunState(
+        servers={"postgres": external},
+        leases={"999999:dead": 1.0},
+        namespaces=[{"resource": "postgres", "name": name, "lease": "999999:dead"}],
+    )
+    RunRecord(tmp_path / "state", "killed-external").save(state)
+
+    reaped = await anyio.to_thread.run_sync(lambda: reap(_config(tmp_path)))
+
+    assert reaped == ["postgres (external) of run killed-external"]
+    exists = await harness_infra.clients["postgres"].fetchval(
+        "SELECT count(*) FROM pg_database WHERE datname = $1", name
+    )
+    assert exists == 0
+    assert await harness_infra.clients["postgres"].fetchval("SELECT 1") == 1  # the server stays
