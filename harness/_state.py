@@ -68,7 +68,8 @@ class RunRecord:
         self.key = key
         self.dir = state_dir / "runs"
         self.path = self.dir / f"{key}.json"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        _private_dir(state_dir)
+        _private_dir(self.dir)
         self.lock = FileLock(self.dir / f"{key}.lock", thread_local=False)
 
     def load(self) -> RunState:
@@ -81,12 +82,22 @@ class RunRecord:
 
     def save(self, state: RunState) -> None:
         partial = self.path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps(state.to_json(), indent=1), encoding="utf-8")
+        # The record holds the servers' admin URLs, passwords included: owner-only.
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            json.dump(state.to_json(), file, indent=1)
         partial.replace(self.path)
 
     def remove(self) -> None:
         """Forget the run. The lock file stays: a process may be waiting on it right now."""
         self.path.unlink(missing_ok=True)
+
+
+def _private_dir(path: Path) -> None:
+    """Create *path* (and parents) readable by its owner only; tighten it if it is ours."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_uid == os.getuid():
+        path.chmod(0o700)
 
 
 def new_lease() -> tuple[str, float]:

@@ -491,3 +491,15 @@ async def test_reaping_a_killed_run_drops_its_namespaces_on_an_external_server(
     )
     assert exists == 0
     assert await harness_infra.clients["postgres"].fetchval("SELECT 1") == 1  # the server stays
+
+
+def test_run_records_holding_credentials_are_owner_only(tmp_path: Path) -> None:
+    import stat
+
+    from harness._state import RunState
+
+    record = RunRecord(tmp_path / "state", "secret-run")
+    record.save(RunState())
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+    assert stat.S_IMODE(record.dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(record.path.stat().st_mode) == 0o600
