@@ -1,9 +1,11 @@
 """The docs site cannot rot: it builds, its examples run, and what it says matches the code.
 
 * ``mkdocs build --strict`` passes (a missing mkdocs is a failure, not a skip).
-* Every Python example is a real test under ``docs/snippets/`` (included into the pages with
-  ``--8<--``); they run here in an inner pytest joined to this session's real servers. A Python
-  block written inline must quote lines of those tests.
+* Every Python example is a real file (included into the pages with ``--8<--``): a test under
+  ``docs/snippets/``, run here in an inner pytest joined to this session's real servers, or a
+  file of a service's own suite under ``services/<service>/tests/``, which ``pytest`` runs (the
+  guide shows the real suite, not a copy). A Python block written inline must quote lines of
+  those files.
 * Shell examples: every ``pytest`` command collects tests, every ``harness`` subcommand and flag
   exists, the documented ``alembic revision`` command makes the documented file.
 * The configuration table matches the options the plugin registers; the documented precedence is
@@ -35,6 +37,8 @@ from harness._migrations import single_head
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 SNIPPETS = DOCS / "snippets"
+SERVICE_TESTS = sorted((ROOT / "services").glob("*/tests"))  # testpaths: run by `pytest`
+TESTED_ROOTS = (SNIPPETS, *SERVICE_TESTS)
 PAGES = sorted(DOCS.glob("*.md"))
 SNIPPET_LINE = re.compile(r'^\s*--8<--\s+"([^"]+)"\s*$', re.MULTILINE)
 FENCE = re.compile(
@@ -144,15 +148,19 @@ def test_every_included_snippet_exists_and_is_run() -> None:
             assert f"--8<-- [start:{section}]" in text, f"{page_path.name}: {file}:{section}"
             assert f"--8<-- [end:{section}]" in text, f"{page_path.name}: {file}:{section}"
         if path.suffix == ".py":
-            # run by test_snippets_pass_against_real_servers below
-            assert path.is_relative_to(SNIPPETS), f"{file}: Python examples live in docs/snippets"
+            # docs/snippets: run by test_snippets_pass_against_real_servers below;
+            # services/*/tests: the services' own suites, run by `pytest` (testpaths)
+            assert any(path.is_relative_to(root) for root in TESTED_ROOTS), (
+                f"{file}: Python examples live in docs/snippets or a service's tests/"
+            )
 
 
 def test_inline_python_blocks_quote_tested_code() -> None:
-    """A Python block that is not an include must consist of lines of a tested snippet."""
+    """A Python block that is not an include must consist of lines of a tested file."""
     tested = {
         line.strip()
-        for path in SNIPPETS.rglob("*.py")
+        for root in TESTED_ROOTS
+        for path in root.rglob("*.py")
         for line in path.read_text(encoding="utf-8").splitlines()
     }
     for path, _, body in blocks("python"):

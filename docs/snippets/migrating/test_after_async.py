@@ -7,7 +7,7 @@ import pytest
 from fastapi import status
 
 from harness import app_client, listen, override_env, seeded
-from self_delivery_service.tests.integration.utils.courier_test_helper import (
+from services.self_delivery_service.tests.integration.utils.courier_test_helper import (
     build_authorization_headers,
     build_location_body,
     courier_row,

@@ -14,7 +14,7 @@ with warnings.catch_warnings():  # Starlette now warns: TestClient on httpx is d
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from self_delivery_service.tests.integration.utils.courier_test_helper import (
+from services.self_delivery_service.tests.integration.utils.courier_test_helper import (
     build_authorization_headers,
     build_location_body,
 )

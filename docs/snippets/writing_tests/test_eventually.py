@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from harness import eventually, mongo, publish, redis, seeded
-from self_delivery_service.tests.integration.test_toolbox import tracked_courier
+from toolbox.test_toolbox import tracked_courier
 
 pytestmark = pytest.mark.anyio
 

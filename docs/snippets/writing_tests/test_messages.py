@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from harness import listen, publish, rabbitmq_connection, rabbitmq_queue, seeded
-from self_delivery_service.tests.integration.utils.courier_test_helper import (
+from services.self_delivery_service.tests.integration.utils.courier_test_helper import (
     build_authorization_headers,
     build_location_body,
     courier_row,

@@ -7,7 +7,7 @@ import anyio
 import pytest
 
 from harness import CleanupTimeoutError, postgres, seed, seeded
-from self_delivery_service.tests.integration.utils.courier_test_helper import user_row
+from services.self_delivery_service.tests.integration.utils.courier_test_helper import user_row
 
 pytestmark = pytest.mark.anyio
 

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.anyio
 NOTHING_PUBLISHED_WITHIN = 0.3
 
 
+# --8<-- [start:happy]
 async def test_post_courier_location_publishes_to_rabbitmq_broker(
     self_delivery_client: httpx.AsyncClient,
 ) -> None:
@@ -52,6 +53,9 @@ async def test_post_courier_location_publishes_to_rabbitmq_broker(
     assert (body["lat"], body["lon"], body["accuracy"]) == (52.520008, 13.404954, 7.5)
     recorded_at = datetime.fromisoformat(body["recorded_at"])
     assert before - timedelta(seconds=1) <= recorded_at <= datetime.now(UTC)
+
+
+# --8<-- [end:happy]
 
 
 async def test_location_without_accuracy_is_published_with_null_accuracy(
@@ -96,6 +100,7 @@ async def test_location_message_is_persistent_json(
     assert message.message_id
 
 
+# --8<-- [start:nothing]
 async def test_location_for_non_courier_is_404_and_publishes_nothing(
     self_delivery_client: httpx.AsyncClient,
 ) -> None:
@@ -112,6 +117,9 @@ async def test_location_for_non_courier_is_404_and_publishes_nothing(
 
     assert response.status_code == status.HTTP_404_NOT_FOUND
     assert response.json() == {"detail": "Courier not found"}
+
+
+# --8<-- [end:nothing]
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ FORGED_SECRET = "an-attacker-secret-long-enough-for-hs256"
 """Signs tokens the services must reject: right shape, wrong key."""
 
 
+# --8<-- [start:routing]
 def services_exchange() -> str:
     """The exchange the service publishes to (from ``.env.test``)."""
     return os.environ["RABBITMQ-SERVICES-EXCHANGE"]
@@ -35,6 +36,10 @@ def courier_location_routing_key() -> str:
     return os.environ.get("COURIER-LOCATION-ROUTING-KEY", "courier.location")
 
 
+# --8<-- [end:routing]
+
+
+# --8<-- [start:seeds]
 @seed
 async def user_row(external_id: UUID | None = None) -> AsyncIterator[int]:
     """A ``marten.users`` row (no login needed here); yields its id."""
@@ -59,6 +64,9 @@ async def courier_row(
     )
     yield user_id
     await postgres().execute("DELETE FROM self_delivery.couriers WHERE user_id = $1", user_id)
+
+
+# --8<-- [end:seeds]
 
 
 async def fetch_courier(user_id: int) -> dict[str, Any] | None:
