@@ -270,7 +270,9 @@ def test_performance_page_names_real_benchmark_options() -> None:
         if flag.startswith("--harness-"):
             assert flag in harness_flags, f"performance.md mentions {flag}: no such harness option"
         else:
-            assert flag in usage, f"performance.md mentions {flag}; bench/run.py --help has no such flag"
+            assert flag in usage, (
+                f"performance.md mentions {flag}; bench/run.py --help has no such flag"
+            )
 
 
 def test_documented_alembic_revision_command(tmp_path: Path) -> None:
