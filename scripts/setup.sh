@@ -23,8 +23,13 @@ sys.exit(0 if pathlib.Path(harness.plugin.__file__).resolve().is_relative_to(sys
 if [ -f "$stamp" ] && installed_here; then
     say "python dependencies up to date"
 else
-    say "installing python dependencies (pip install -e '.[dev]')"
-    "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev]'
+    # Dependency groups (PEP 735: the services' and dev tools' needs) need pip 25.1 or later.
+    if ! "$PYTHON" -m pip install --help 2>/dev/null | grep -q -- '--group'; then
+        say "upgrading pip (dependency groups need pip >= 25.1)"
+        "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'pip>=25.1'
+    fi
+    say "installing python dependencies (pip install -e . --group dev)"
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e . --group dev
     rm -f "$stamp_dir"/.harness-setup-* && touch "$stamp"
 fi
 
