@@ -33,9 +33,12 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import _pertest, postgres, postgres_row, seeded  # noqa: E402
+from harness import postgres, postgres_row, seeded  # noqa: E402
 from harness._config import config_from_pyproject  # noqa: E402
 from harness._infra import Infrastructure  # noqa: E402
+from harness._leak_check import snapshot  # noqa: E402
+from harness._session import HarnessSession, activate  # noqa: E402
+from harness.resources import LeakCounter  # noqa: E402
 
 STORES = frozenset({"postgres", "mongo", "redis"})
 
@@ -71,10 +74,13 @@ async def pg_catalog_then_union() -> None:
     await postgres().fetch(_union_all(tables))
 
 
+COUNTERS: dict[str, LeakCounter] = {}
+
+
 async def sequential_per_test() -> None:
     for _ in range(2):
         for store in sorted(STORES):
-            await _pertest.snapshot(frozenset({store}))
+            await snapshot({store: COUNTERS[store]})
 
 
 async def timed(step: Callable[[], Awaitable[Any]], iterations: int) -> tuple[float, float]:
@@ -99,8 +105,15 @@ async def typical_test() -> None:
 
 
 async def main(iterations: int, as_json: bool = False) -> None:
-    infra = Infrastructure(config_from_pyproject(ROOT))
+    session = HarnessSession(config_from_pyproject(ROOT))
+    with activate(session):
+        await _main(session, iterations, as_json)
+
+
+async def _main(session: HarnessSession, iterations: int, as_json: bool) -> None:
+    infra = Infrastructure(session.config, session=session)
     lines = await infra.start(STORES)
+    COUNTERS.update(infra.leak_counters)
     results: list[tuple[str, str, float, float]] = []
     try:
         for line in lines if not as_json else ():
@@ -108,18 +121,16 @@ async def main(iterations: int, as_json: bool = False) -> None:
         tables = [row["name"] for row in await postgres().fetch(_TABLES)]
         cached = _union_all(tables)
         own = await asyncpg.connect(infra.urls["postgres"])
-        _pertest._own_connection = own  # as the plugin does: the check's own connection
+        pooled = type(COUNTERS["postgres"])(postgres())  # the same counter, on the shared pool
 
         async def through_the_pool() -> None:
-            _pertest._own_connection = None
-            try:
-                await per_test(frozenset({"postgres"}))
-            finally:
-                _pertest._own_connection = own
+            await pooled.count()
+            await pooled.count()
 
         async def per_test(stores: frozenset[str]) -> None:
-            await _pertest.snapshot(stores)
-            await _pertest.snapshot(stores)
+            counters = {store: COUNTERS[store] for store in stores}
+            await snapshot(counters)
+            await snapshot(counters)
 
         rows: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
             ("leak check per test, postgres only", lambda: per_test(frozenset({"postgres"}))),
@@ -128,7 +139,7 @@ async def main(iterations: int, as_json: bool = False) -> None:
             ("leak check per test, redis only", lambda: per_test(frozenset({"redis"}))),
             ("leak check per test, all three", lambda: per_test(STORES)),
             ("  (the same, stores one after the other)", sequential_per_test),
-            ("pg count: cached UNION ALL + table check (used)", _pertest.count_rows),
+            ("pg count: cached UNION ALL + table check (used)", COUNTERS["postgres"].count),
             ("pg count: cached UNION ALL, own connection", lambda: own.fetch(cached)),
             ("pg count: query_to_xml, 1 round trip", pg_query_to_xml),
             ("pg count: catalog + UNION ALL, 2 round trips", pg_catalog_then_union),

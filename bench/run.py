@@ -150,7 +150,7 @@ def shared_servers(state_dir: Path) -> Iterator[SharedRun]:
 
     config = config_from_pyproject(ROOT, {"state_dir": str(state_dir), "backend": "local"})
     key = f"bench-{uuid.uuid4().hex[:8]}"
-    infra = Infrastructure(config, key=key, publish=False)
+    infra = Infrastructure(config, key=key)
     with start_blocking_portal() as portal:
         try:
             for line in portal.call(infra.start, SERVER_GROUPS):

@@ -1,12 +1,14 @@
 """harness: async-native integration tests on real PostgreSQL, RabbitMQ, MongoDB and Redis.
 
-The public API is what this module exports; everything else is private and may change.
+The public API is what this module exports, plus :mod:`harness.resources` (the API to add a
+kind of server); everything else is private and may change. Client libraries are imported when
+their resource is used, not here.
 """
 
 from __future__ import annotations
 
 from ._accessors import mongo, postgres, rabbitmq, rabbitmq_connection, redis
-from ._clients import app_client
+from ._app_client import app_client
 from ._env import override_env
 from ._exceptions import (
     BackendUnavailableError,
@@ -26,8 +28,8 @@ from ._exceptions import (
 )
 from ._messaging import Inbox, Message, listen, publish
 from ._migrations import assert_round_trip, assert_single_head
+from ._ready_seeds import mongo_document, postgres_row, rabbitmq_queue, redis_key
 from ._seeding import Seed, seed, seeded
-from ._seeds import mongo_document, postgres_row, rabbitmq_queue, redis_key
 from ._waiting import eventually
 
 __all__ = [

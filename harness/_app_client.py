@@ -5,14 +5,16 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
-from asgi_lifespan import LifespanManager
 
+from ._cleanup import merge_cleanup_errors
 from ._exceptions import LifespanError
-from ._seeding import merge_cleanup_errors
+
+if TYPE_CHECKING:
+    import httpx
+    from asgi_lifespan import LifespanManager
 
 __all__ = ["ASGIApp", "app_client"]
 
@@ -63,6 +65,9 @@ async def app_client(
         ``follow_redirects``...).
     :raises LifespanError: naming the app, when its lifespan startup or shutdown fails or hangs.
     """
+    import httpx  # here, not at import: `import harness` stays cheap for runs with no app
+    from asgi_lifespan import LifespanManager
+
     name = _describe(app)
     manager = LifespanManager(
         app, startup_timeout=startup_timeout, shutdown_timeout=shutdown_timeout

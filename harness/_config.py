@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 __all__ = [
-    "BACKENDS",
+    "BACKEND_CHOICES",
     "LEAK_MODES",
     "OPTIONS",
     "Backend",
@@ -28,9 +28,10 @@ __all__ = [
 ]
 
 Backend = Literal["auto", "docker", "local", "external"]
-BACKENDS: tuple[Backend, ...] = get_args(Backend)
+BACKEND_CHOICES: tuple[Backend, ...] = get_args(Backend)
 LeakMode = Literal["fail", "warn", "off"]
 LEAK_MODES: tuple[LeakMode, ...] = get_args(LeakMode)
+MONGO_DRIVERS = ("auto", "pymongo", "motor")
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,14 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "env_map",
         "VARIABLE=source lines: which variable gets which live URL (source: postgres, "
-        "rabbitmq, mongo, redis, or <resource>.host/.port/.user/.password/.path)",
+        "rabbitmq, mongo, redis, or <resource>.host/.port/.address/.user/.password/.path)",
+        "linelist",
+        [],
+    ),
+    Option(
+        "resources",
+        "resources started for every test, whatever fixtures it asks for, with their mapped "
+        "variables set (names, or 'all'); by default a test starts what its fixtures need",
         "linelist",
         [],
     ),
@@ -105,6 +113,18 @@ OPTIONS: tuple[Option, ...] = (
         30.0,
     ),
     Option(
+        "exchange",
+        "default exchange of listen(), publish() and rabbitmq_queue(): a name, or $VARIABLE "
+        "to read it from the environment when called",
+        default="",
+    ),
+    Option(
+        "mongo_driver",
+        "the harness's Mongo client: auto (PyMongo's async API if installed, else motor), "
+        "pymongo or motor",
+        default="auto",
+    ),
+    Option(
         "state_dir",
         "where run records and server temp dirs live (default: a per-user temp dir)",
         default="",
@@ -127,12 +147,19 @@ class HarnessConfig:
     timeout: float = 300.0
     leak_check: LeakMode = "fail"
     cleanup_timeout: float = 30.0
+    resources: tuple[str, ...] = ()
+    exchange: str = ""
+    mongo_driver: str = "auto"
     state_dir: Path = field(default_factory=lambda: default_state_dir())
 
 
 def default_state_dir() -> Path:
     """A per-user directory for run records, shared by every project of that user."""
-    return Path(tempfile.gettempdir()) / f"harness-{os.getuid()}"
+    if hasattr(os, "getuid"):
+        return Path(tempfile.gettempdir()) / f"harness-{os.getuid()}"
+    import getpass  # no uids (Windows): the login name
+
+    return Path(tempfile.gettempdir()) / f"harness-{getpass.getuser()}"
 
 
 def parse_config(
@@ -150,8 +177,12 @@ def parse_config(
         for opt in OPTIONS
     }
     backend = raw["backend"]
-    if backend not in BACKENDS:
-        raise ValueError(f"harness backend {backend!r} is not one of {', '.join(BACKENDS)}.")
+    if backend not in BACKEND_CHOICES:
+        raise ValueError(f"harness backend {backend!r} is not one of {', '.join(BACKEND_CHOICES)}.")
+    if raw["mongo_driver"] not in MONGO_DRIVERS:
+        raise ValueError(
+            f"harness_mongo_driver is {raw['mongo_driver']!r}; use one of {', '.join(MONGO_DRIVERS)}."
+        )
     if raw["leak_check"] not in LEAK_MODES:
         raise ValueError(
             f"harness_leak_check is {raw['leak_check']!r}; use one of {', '.join(LEAK_MODES)}."
@@ -168,6 +199,9 @@ def parse_config(
         timeout=raw["timeout"],
         leak_check=cast(LeakMode, raw["leak_check"]),
         cleanup_timeout=raw["cleanup_timeout"],
+        resources=tuple(name.strip() for name in raw["resources"] if name.strip()),
+        exchange=raw["exchange"],
+        mongo_driver=raw["mongo_driver"],
         state_dir=_path(rootdir, raw["state_dir"]) or default_state_dir(),
     )
 

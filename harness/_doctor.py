@@ -8,29 +8,22 @@ server and opens no connection (except asking the Docker daemon its version), so
 
 from __future__ import annotations
 
-import glob
 import os
-import re
 import shutil
-import subprocess
 import textwrap
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from filelock import Timeout
 
 from ._config import HarnessConfig
 from ._exceptions import HarnessError
-from ._ferretdb_build import SOURCE as FERRETDB_SOURCE
+from ._process import first_line
 from ._state import RunRecord
-from .backends import PROVIDERS, choose, docker_status
-from .resources import REGISTRY, Resource
-from .resources._urls import address, redact
+from .backends import BACKENDS, choose, docker_status
+from .resources import REGISTRY, Resource, address, redact
 
 __all__ = ["Diagnosis", "ResourceCheck", "RunSummary", "Tool", "diagnose", "render"]
 
-VERSION_TIMEOUT = 5.0
 GO_INSTALL = "apt-get install golang-go, or see https://go.dev/dl/"
 WIDTH = 100
 
@@ -58,6 +51,8 @@ class ResourceCheck:
     tools: list[Tool] = field(default_factory=list)
     install: list[str] = field(default_factory=list)
     """How to get the local binaries when they are missing: one exact command or step each."""
+    version: str = ""
+    """The installed server's version, read without starting it."""
 
 
 @dataclass(frozen=True)
@@ -101,14 +96,19 @@ def diagnose(config: HarnessConfig, used: list[str]) -> Diagnosis:
 
 def _check(resource: Resource, config: HarnessConfig, used: bool, go: Tool | None) -> ResourceCheck:
     binaries = resource.find_binaries() or {}
-    tools = [Tool(name, path, _version(name, path)) for name, path in sorted(binaries.items())]
-    install = [] if binaries else _install_steps(resource, go)
+    version = resource.version_of(binaries) if binaries else ""
+    tools = [Tool(name, path) for name, path in sorted(binaries.items())]
+    install = [] if binaries else [_sudo(step) for step in resource.install_steps()]
     try:
         choice = choose(resource, config)
     except HarnessError as exc:
-        return ResourceCheck(resource.name, resource.title, used, None, str(exc), tools, install)
+        return ResourceCheck(
+            resource.name, resource.title, used, None, str(exc), tools, install, version
+        )
     why = _why(resource, config, choice.backend, choice.reason)
-    return ResourceCheck(resource.name, resource.title, used, choice.backend, why, tools, install)
+    return ResourceCheck(
+        resource.name, resource.title, used, choice.backend, why, tools, install, version
+    )
 
 
 def _why(resource: Resource, config: HarnessConfig, backend: str, reason: str) -> str:
@@ -124,19 +124,10 @@ def _why(resource: Resource, config: HarnessConfig, backend: str, reason: str) -
     return "; ".join(step for step in steps if step)
 
 
-def _install_steps(resource: Resource, go: Tool | None) -> list[str]:
-    if resource.name == "mongo":  # FerretDB is the harness's own build: say how, and what it needs
-        return [
-            "python -m harness build-ferretdb  (builds FerretDB; `make setup` does it too)",
-            *([] if go else [f"  it needs Go first: {_sudo(GO_INSTALL)}"]),
-            "or put a real `mongod` on PATH, or export HARNESS_MONGO_URL",
-        ]
-    return [_sudo(resource.install_hint)]
-
-
 def _sudo(command: str) -> str:
     """The command as this user must type it: apt-get needs root."""
-    return f"sudo {command}" if command.startswith("apt-get") and os.geteuid() != 0 else command
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    return f"sudo {command}" if command.lstrip().startswith("apt-get") and not root else command
 
 
 def _migration_problems(config: HarnessConfig) -> list[str]:
@@ -152,72 +143,9 @@ def _migration_problems(config: HarnessConfig) -> list[str]:
 
 
 # -- versions --------------------------------------------------------------------------------------
-def _first_line(argv: list[str]) -> str:
-    """The first line a ``--version`` call prints; ``""`` if it fails or hangs."""
-    try:
-        result = subprocess.run(
-            argv, capture_output=True, text=True, timeout=VERSION_TIMEOUT, stdin=subprocess.DEVNULL
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    lines = (result.stdout or result.stderr).strip().splitlines()
-    return lines[0].strip() if result.returncode == 0 and lines else ""
-
-
-def _rabbitmq_version(path: str) -> str:
-    """RabbitMQ's version without booting Erlang (``rabbitmqctl version`` takes seconds): the
-    ``vsn`` of the installed ``rabbit.app``, else the Debian package version."""
-    root = Path(os.path.realpath(path)).parent.parent  # .../rabbitmq_server-X/sbin/rabbitmq-server
-    version = ""
-    for app in sorted(glob.glob(str(root / "plugins" / "rabbit-*" / "ebin" / "rabbit.app"))):
-        found = re.search(r'\{vsn,\s*"([^"]+)"\}', Path(app).read_text(errors="replace"))
-        version = found.group(1) if found else version
-    if not version and shutil.which("dpkg-query"):
-        version = _first_line(["dpkg-query", "-W", "-f=${Version}", "rabbitmq-server"])
-    erlang = _erlang_version()
-    return " ".join(
-        part
-        for part in (f"RabbitMQ {version}" if version else "", erlang and f"({erlang})")
-        if part
-    )
-
-
-def _erlang_version() -> str:
-    erl = shutil.which("erl")
-    if erl is None:
-        return ""
-    releases = Path(os.path.realpath(erl)).parent.parent / "releases"
-    for otp in sorted(releases.glob("*/OTP_VERSION"), reverse=True):
-        return f"Erlang/OTP {otp.read_text().strip()}"
-    return ""
-
-
-def _ferretdb_version(path: str) -> str:
-    """The FerretDB module version the cached build pins (the binary has no ``--version``)."""
-    gomod = (FERRETDB_SOURCE / "go.mod").read_text(encoding="utf-8")
-    found = re.search(r"github\.com/FerretDB/FerretDB (v\S+)", gomod)
-    return f"FerretDB {found.group(1)} (harness build)" if found else "FerretDB (harness build)"
-
-
-VERSION_READERS: dict[str, Callable[[str], str]] = {
-    "postgres": lambda path: _first_line([path, "--version"]),
-    "redis-server": lambda path: _first_line([path, "--version"]),
-    "mongod": lambda path: _first_line([path, "--version"]),
-    "rabbitmq-server": _rabbitmq_version,
-    "ferretdb": _ferretdb_version,
-}
-"""Binary name -> how to read its version. Helpers (initdb, rabbitmqctl, epmd) are not asked:
-some start a daemon on unknown flags, and the server's version says it all."""
-
-
-def _version(name: str, path: str) -> str:
-    reader = VERSION_READERS.get(name)
-    return reader(path) if reader else ""
-
-
 def _go() -> Tool | None:
     go = shutil.which("go")
-    return Tool("go", go, _first_line([go, "version"])) if go else None
+    return Tool("go", go, first_line([go, "version"])) if go else None
 
 
 # -- run records -------------------------------------------------------------------------------------
@@ -242,7 +170,7 @@ def _runs(config: HarnessConfig) -> list[RunSummary]:
             for s in state.servers.values()
         ]
         live = state.live_leases()
-        running = all(PROVIDERS[s.backend].alive(s) for s in state.servers.values())
+        running = all(BACKENDS[s.backend].alive(s) for s in state.servers.values())
         if live:
             pids = ", ".join(sorted({lease.partition(":")[0] for lease in live}))
             status, orphaned = f"in use by PID {pids}", False
@@ -283,6 +211,8 @@ def _render_check(check: ResourceCheck) -> list[str]:
     else:
         lines = [f"{check.title:<12} {check.backend}: {check.why}{unused}"]
         label = "  local binaries (the fallback) are not installed; to install them:"
+    if check.version:
+        lines.append(f"  {'version':<16} {check.version}")
     for tool in check.tools:
         version = f"  {tool.version}" if tool.version else ""
         lines.append(f"  {tool.name:<16} {tool.path}{version}")

@@ -1,6 +1,6 @@
 """Test environment variables: the static `.env.test` file, injected live URLs, `override_env`.
 
-Variable names may contain hyphens (`POSTGRES-SUPABASE-URL`), as the services read them; the
+Variable names may contain hyphens (`DATABASE-URL`), as the services read them; the
 process environment accepts them even though shells do not.
 """
 
@@ -20,7 +20,7 @@ from ._exceptions import EnvFileError
 __all__ = ["EnvMapping", "apply_env", "load_env_file", "override_env", "resolve_env_map"]
 
 EnvMapping = Mapping[str, str]
-"""Variable name -> source, e.g. ``{"POSTGRES-SUPABASE-URL": "postgres"}``."""
+"""Variable name -> source, e.g. ``{"DATABASE-URL": "postgres"}``."""
 
 _MISSING = object()
 
@@ -71,7 +71,8 @@ def resolve_env_map(mapping: EnvMapping, urls: Mapping[str, str]) -> dict[str, s
     """Turn an env mapping into concrete values from the live resource URLs.
 
     A source is a resource name (its URL, namespace included) or ``<resource>.<part>`` with part
-    one of ``host``, ``port``, ``user``, ``password``, ``path`` (database / vhost / index).
+    one of ``host``, ``port``, ``address`` (``host:port``, a Kafka bootstrap address), ``user``,
+    ``password``, ``path`` (database / vhost / index).
     Sources whose resource is not running this session are left out.
     """
     resolved: dict[str, str] = {}
@@ -88,12 +89,15 @@ def _url_part(url: str, part: str) -> str:
     value = {
         "host": parts.hostname,
         "port": str(parts.port) if parts.port else None,
+        "address": f"{parts.hostname}:{parts.port}" if parts.hostname and parts.port else None,
         "user": parts.username,
         "password": parts.password,
         "path": parts.path.lstrip("/"),
     }.get(part)
     if value is None:
-        raise ValueError(f"{url!r} has no {part!r}; use host, port, user, password or path.")
+        raise ValueError(
+            f"{url!r} has no {part!r}; use host, port, address, user, password or path."
+        )
     return value
 
 

@@ -20,14 +20,13 @@ from typing import Any
 
 import anyio
 
-from . import _accessors
 from ._config import HarnessConfig
 from ._exceptions import HarnessError, ServerDiedError, ServerStartError
 from ._readiness import log_tail, wait_ready
+from ._session import HarnessSession
 from ._state import RunRecord, RunState, new_lease, reap_orphans
-from .backends import PROVIDERS, choose
-from .resources import REGISTRY, Server
-from .resources._urls import address
+from .backends import BACKENDS, choose
+from .resources import REGISTRY, LeakCounter, Server, address
 
 __all__ = ["Infrastructure", "StartLine", "reap", "run_key"]
 
@@ -77,7 +76,7 @@ class Infrastructure:
         key: str | None = None,
         worker: str | None = None,
         xdist_run: str | None = None,
-        publish: bool = True,
+        session: HarnessSession | None = None,
     ) -> None:
         self.config = config
         self.record = RunRecord(config.state_dir, key or run_key(config, xdist_run))
@@ -87,8 +86,11 @@ class Infrastructure:
         self.urls: dict[str, str] = {}
         """Namespace URL per resource: this process's database / vhost / index."""
         self.clients: dict[str, Any] = {}
-        """The harness's own client per resource (published to ``harness.postgres()`` etc.)."""
-        self._publish = publish
+        """The harness's own clients by accessor name (``harness.postgres()`` etc. read them
+        from *session*)."""
+        self.leak_counters: dict[str, LeakCounter] = {}
+        """The leak check's counter per resource that has one."""
+        self._session = session
         self._namespaces: dict[str, str] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._leased = False
@@ -141,6 +143,8 @@ class Infrastructure:
         to_start: list[str] = []
         for name in names:
             existing = state.servers.get(name)
+            if existing is not None:
+                BACKENDS[existing.backend].attach(existing)
             if existing is not None and await self._usable(existing):
                 self.servers[name] = existing
                 how = "reused" if self.config.reuse else "shared"
@@ -149,7 +153,7 @@ class Infrastructure:
                     on_ready(lines[name])
             else:
                 if existing is not None:
-                    await anyio.to_thread.run_sync(PROVIDERS[existing.backend].stop, existing)
+                    await anyio.to_thread.run_sync(BACKENDS[existing.backend].stop, existing)
                     del state.servers[name]
                 to_start.append(name)
         choices = {name: choose(REGISTRY[name], self.config) for name in to_start}
@@ -159,7 +163,7 @@ class Infrastructure:
             self.record.save(state)
 
         async def start_one(name: str) -> None:
-            provider = PROVIDERS[choices[name].backend]
+            provider = BACKENDS[choices[name].backend]
             server = await provider.start(REGISTRY[name], self.config, on_record)
             await REGISTRY[name].prepare_server(server, self.config)
             on_record(server)
@@ -193,7 +197,7 @@ class Infrastructure:
         return [lines[name] for name in names]
 
     async def _usable(self, server: Server) -> bool:
-        provider = PROVIDERS[server.backend]
+        provider = BACKENDS[server.backend]
         if not provider.alive(server):
             return False
         try:
@@ -212,7 +216,7 @@ class Infrastructure:
             server = state.servers.pop(name, None)
             self.servers.pop(name, None)
             if server is not None:
-                await anyio.to_thread.run_sync(PROVIDERS[server.backend].stop, server)
+                await anyio.to_thread.run_sync(BACKENDS[server.backend].stop, server)
         self.record.save(state)
 
     async def _open_namespaces(self, names: list[str]) -> None:
@@ -220,15 +224,19 @@ class Infrastructure:
 
         async def open_one(name: str) -> None:
             resource, server = REGISTRY[name], self.servers[name]
-            namespace = f"{prefix}_{name[:2]}"
+            namespace = f"{prefix}-{name}"
             self._namespaces[name] = namespace
             url = await resource.create_namespace(server, namespace)
-            client, close = await resource.connect(url)
+            client, close = await resource.connect(url, self.config)
             self._closers.append(close)
-            for published, value in resource.published(client).items():
-                self.clients[published] = value
-                if self._publish:
-                    _accessors._set_client(published, value)
+            counter = await resource.open_leak_counter(url, client)
+            if counter is not None:
+                self.leak_counters[name] = counter
+                self._closers.append(counter.aclose)
+            published = resource.accessors(client)
+            self.clients.update(published)
+            if self._session is not None:
+                self._session.clients.update(published)
             self.urls[name] = url
 
         async with anyio.create_task_group() as group:
@@ -249,7 +257,7 @@ class Infrastructure:
         """
         for name in names:
             server = self.servers.get(name)
-            if server is None or PROVIDERS[server.backend].alive(server):
+            if server is None or BACKENDS[server.backend].alive(server):
                 continue
             log = Path(server.workdir) / "server.log" if server.workdir else None
             error = ServerDiedError(
@@ -271,13 +279,14 @@ class Infrastructure:
                 with anyio.move_on_after(CLOSE_TIMEOUT):
                     await _logged(close(), "closing a client")
             self._closers.clear()
-            if self._publish:
+            if self._session is not None:
                 for published in self.clients:
-                    _accessors._clear_client(published)
+                    self._session.clients.pop(published, None)
             self.clients.clear()
+            self.leak_counters.clear()
             for name in list(self._namespaces):
                 server = self.servers.get(name)
-                if server is not None and PROVIDERS[server.backend].alive(server):
+                if server is not None and BACKENDS[server.backend].alive(server):
                     with anyio.move_on_after(CLOSE_TIMEOUT):
                         drop = REGISTRY[name].drop_namespace(server, self._namespaces[name])
                         await _logged(drop, f"dropping {name} namespace {self._namespaces[name]}")
@@ -305,7 +314,7 @@ class Infrastructure:
             self.record.save(state)
             return
         for server in state.servers.values():
-            PROVIDERS[server.backend].stop(server)
+            BACKENDS[server.backend].stop(server)
         self.record.remove()
 
     @asynccontextmanager
@@ -338,13 +347,14 @@ def reap(config: HarnessConfig, skip: str = "") -> list[str]:
     """Reap orphaned runs under *config*'s state dir; return what was stopped."""
 
     def stop(server: Server, namespaces: list[str]) -> None:
-        if namespaces and server.backend == "external":
+        backend = BACKENDS[server.backend].attach(server)
+        if namespaces and not backend.owns_servers:
             # Called where no event loop runs (session start, or a worker thread): its own loop.
             anyio.run(_drop_namespaces, server, namespaces)
-        PROVIDERS[server.backend].stop(server)
+        backend.stop(server)
 
     return reap_orphans(
-        config.state_dir, skip=skip, stop=stop, alive=lambda s: PROVIDERS[s.backend].alive(s)
+        config.state_dir, skip=skip, stop=stop, alive=lambda s: BACKENDS[s.backend].alive(s)
     )
 
 
@@ -366,8 +376,10 @@ async def _logged(step: Awaitable[None], what: str) -> None:
 
 
 def _namespace_prefix(worker: str) -> str:
-    """``h<random>_<worker>``: unique per process, valid as a database, vhost and Mongo name."""
-    return f"h{secrets.token_hex(3)}_{re.sub(r'[^a-z0-9]', '', worker.lower())}"
+    """``h<random>-<worker>``: unique per process; lowercase letters, digits and ``-`` only, so
+    the names (``h1a2b3c-gw0-postgres``) are valid as a database, a vhost, a Mongo database, a
+    bucket or a topic prefix."""
+    return f"h{secrets.token_hex(3)}-{re.sub(r'[^a-z0-9]', '', worker.lower())}"
 
 
 def _combine(errors: list[BaseException]) -> BaseException:

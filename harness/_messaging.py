@@ -16,16 +16,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._accessors import rabbitmq_connection
+from ._cleanup import merge_cleanup_errors
 from ._exceptions import MessageNotReceivedError, UnexpectedMessageError
-from ._seeding import merge_cleanup_errors
+from ._session import current
 
 if TYPE_CHECKING:
     import aio_pika.abc
 
-__all__ = ["EXCHANGE_VARIABLE", "Inbox", "Message", "listen", "publish"]
-
-EXCHANGE_VARIABLE = "RABBITMQ-SERVICES-EXCHANGE"
-"""The environment variable naming the default exchange of ``listen`` and ``publish``."""
+__all__ = ["Inbox", "Message", "default_exchange", "listen", "publish"]
 
 _CLEANUP_TIMEOUT = 10.0
 _short = reprlib.Repr()
@@ -179,16 +177,35 @@ class Inbox:
 # --------------------------------------------------------------------------------------------
 
 
-def _exchange_name(exchange: str | None) -> str:
-    if exchange is not None:
-        return exchange
-    name = os.environ.get(EXCHANGE_VARIABLE)
+def default_exchange() -> str:
+    """The exchange ``listen``, ``publish`` and ``rabbitmq_queue`` use when given none: the
+    ``harness_exchange`` option, an exchange name or ``$VARIABLE`` (read when called, so
+    ``override_env`` changes it for a block).
+
+    :raises LookupError: when it is not configured, or names an unset variable.
+    """
+    session = current()
+    configured = session.config.exchange if session is not None else ""
+    if not configured:
+        raise LookupError(
+            "no exchange given and harness_exchange is not set: pass exchange=..., or set "
+            "harness_exchange in [tool.pytest.ini_options] to an exchange name, or to "
+            "$VARIABLE to read it from the environment."
+        )
+    if not configured.startswith("$"):
+        return configured
+    variable = configured[1:].strip("{}")
+    name = os.environ.get(variable)
     if not name:
         raise LookupError(
-            f"no exchange given and {EXCHANGE_VARIABLE} is not set. Pass exchange=..., or set "
-            f"{EXCHANGE_VARIABLE} in the test env file (.env.test)."
+            f"no exchange given and {variable} (which harness_exchange names) is not set. Pass "
+            f"exchange=..., or set {variable} in the test env file (.env.test)."
         )
     return name
+
+
+def _exchange_name(exchange: str | None) -> str:
+    return exchange if exchange is not None else default_exchange()
 
 
 @asynccontextmanager
@@ -229,8 +246,8 @@ async def listen(
         assert message.body["courier_id"] == courier_id
 
     :param routing_key: a topic binding key (``*`` one word, ``#`` any number) or several.
-    :param exchange: the topic exchange to listen on; defaults to the one named by
-        ``RABBITMQ-SERVICES-EXCHANGE``. It is declared (topic, durable) if missing.
+    :param exchange: the topic exchange to listen on; defaults to :func:`default_exchange`
+        (the ``harness_exchange`` option). It is declared (topic, durable) if missing.
     """
     keys = (routing_key,) if isinstance(routing_key, str) else tuple(routing_key)
     name = _exchange_name(exchange)
@@ -304,8 +321,9 @@ async def publish(
     :param routing_key: the routing key (the queue name when *exchange* is ``""``).
     :param body: ``bytes`` are sent as they are, ``str`` as UTF-8 text, anything else as JSON
         (``UUID``, ``datetime``... become strings).
-    :param exchange: defaults to the one named by ``RABBITMQ-SERVICES-EXCHANGE`` (declared
-        topic, durable, if missing); ``""`` is the default exchange (straight to a queue).
+    :param exchange: defaults to :func:`default_exchange` (the ``harness_exchange`` option;
+        declared topic, durable, if missing); ``""`` is the default exchange (straight to a
+        queue).
     :param headers: AMQP headers for the message.
     :param content_type: overrides the content type derived from *body*.
     :param mandatory: fail when no queue is bound to receive the message, instead of RabbitMQ

@@ -1,38 +1,51 @@
 """Alembic migrations: applied once per run into a template database that every session/worker
 database is cloned from, plus the checks the guide asks for (one head, round trip).
 
-The services' ``env.py`` reads the database URL from the variable that the env mapping feeds from
-``postgres`` (``POSTGRES-SUPABASE-URL``); the harness points it at the template while migrating.
+Alembic runs the project's ``env.py``, which usually reads the database URL through the app's
+own cached settings. Run inside the test process, that cache would keep the template's URL and
+the app under test would then talk to the template. So alembic always runs in a subprocess
+(:mod:`harness._alembic_worker`), with the variables the env mapping feeds from ``postgres``
+pointing at the database being migrated: nothing the test process imports or caches is touched.
 """
 
 from __future__ import annotations
 
 import configparser
 import hashlib
-from collections.abc import Sequence
+import json
+import os
+import re
+import sys
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 
-from ._env import override_env
 from ._exceptions import MigrationError
-from .resources._urls import with_path
+from ._session import current
+from ._urls import with_path
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
     from ._config import HarnessConfig
-    from .resources import Server
-    from .resources.postgres import PostgresResource
 
 __all__ = [
     "alembic_config",
     "assert_round_trip",
     "assert_single_head",
     "ensure_template",
+    "run_alembic",
     "single_head",
+    "template_name",
 ]
+
+MIGRATION_TIMEOUT = 600.0
+"""Seconds one alembic subprocess may run (a whole chain on an empty database)."""
+
+AdminExecute = Callable[..., Awaitable[None]]
+"""``admin_execute(url, *statements)``: runs statements on the server's maintenance database."""
 
 
 def alembic_config(ini: Path, url: str | None = None) -> Config:
@@ -56,9 +69,10 @@ def alembic_config(ini: Path, url: str | None = None) -> Config:
 
 
 def single_head(ini: Path) -> str:
-    """The one head revision of the chain.
+    """The one head revision of the chain, in this process (``harness doctor``, the worker).
 
-    :raises MigrationError: naming every head when the chain is not linear.
+    :raises MigrationError: naming every head when the chain is not linear, or a revision file
+        whose name does not follow the ``file_template`` the ini sets.
     """
     from alembic.script import ScriptDirectory
 
@@ -71,26 +85,74 @@ def single_head(ini: Path) -> str:
             "linear, every revision must have exactly one parent. Re-parent the newer revision "
             "onto the other (edit its down_revision), or merge them with `alembic merge heads`."
         )
+    template = _file_template(ini)
+    misnamed = _misnamed_revisions(template, script) if template else []
+    if misnamed:
+        raise MigrationError(
+            f"revision file(s) {', '.join(misnamed)} in {script.dir} do not follow the "
+            f"file_template of {ini.name} ({template}): create revisions with "
+            "`alembic revision -m ...` so the chain reads in order, or rename the file(s) to "
+            "the template (the revision id inside stays the same)."
+        )
     return heads[0]
+
+
+def _file_template(ini: Path) -> str:
+    """The ini's ``file_template`` (``""`` when it keeps alembic's default, which is not checked)."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ini, encoding="utf-8")
+    return parser.get("alembic", "file_template", fallback="").replace("%%", "%")
+
+
+def template_pattern(template: str) -> re.Pattern[str]:
+    """A regex matching the file names (without ``.py``) alembic makes from *template*:
+    ``%(year)d`` is digits, ``%(month).2d`` two digits, ``%(rev)s`` / ``%(slug)s`` a word."""
+    parts = re.split(r"(%\(\w+\)(?:\.\d+)?[ds])", template)
+    pattern = ""
+    for part in parts:
+        token = re.fullmatch(r"%\((\w+)\)(?:\.(\d+))?([ds])", part)
+        if token is None:
+            pattern += re.escape(part)
+        elif token.group(3) == "d":
+            pattern += rf"\d{{{token.group(2)}}}" if token.group(2) else r"\d+"
+        else:
+            pattern += r"\w+?" if token.group(1) == "rev" else r"\w*"
+    return re.compile(pattern)
+
+
+def _misnamed_revisions(template: str, script: object) -> list[str]:
+    pattern = template_pattern(template)
+    names = []
+    for revision in script.walk_revisions():  # type: ignore[attr-defined]
+        stem = Path(revision.path).stem
+        if not pattern.fullmatch(stem) or revision.revision not in stem:
+            names.append(Path(revision.path).name)
+    return sorted(names)
 
 
 def assert_single_head(ini: Path | str) -> str:
     """The guide's rule, as a check: the chain has exactly one head; returns it.
 
+    Runs alembic in a subprocess, so the revision files are imported there, not in the tests.
+
     :raises MigrationError: naming every head when there are several.
     """
-    return single_head(Path(ini))
+    path = Path(ini)
+    if not path.is_file():
+        alembic_config(path)  # raises the MigrationError that names the file
+    return run_alembic(path, "heads", url=None, variables=()).get("head", "")
 
 
 def _versions_hash(ini: Path) -> str:
-    """A hash of the migration project: the ini and every Python file of its script location
-    (env.py, the versions). Read with configparser, without importing alembic, so an unchanged,
-    already migrated template costs no alembic import at all."""
+    """A hash of everything alembic reads: the ini and every file of its script location (env.py,
+    script.py.mako, the versions), names included. Read with configparser, without importing
+    alembic, so an unchanged, already migrated template costs no alembic at all."""
     digest = hashlib.sha256(ini.read_bytes())
     scripts = _script_location(ini)
-    for path in sorted(scripts.rglob("*.py")):
-        digest.update(str(path.relative_to(scripts)).encode())
-        digest.update(path.read_bytes())
+    for path in sorted(scripts.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path != ini:
+            digest.update(str(path.relative_to(scripts)).encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:10]
 
 
@@ -104,80 +166,125 @@ def _script_location(ini: Path) -> Path:
     return ini.parent  # a package resource ("pkg:migrations") or unset: the ini's folder
 
 
-def _url_variables(config: HarnessConfig) -> dict[str, str | None]:
-    return {var: None for var, source in config.env_map.items() if source == "postgres"}
+def _mapped_variables(config: HarnessConfig | None) -> list[str]:
+    """The variables ``env.py`` may read the URL from: those the env mapping feeds from
+    ``postgres`` (the whole URL)."""
+    if config is None:
+        return []
+    return [var for var, source in config.env_map.items() if source == "postgres"]
 
 
-def upgrade(ini: Path, url: str, variables: dict[str, str | None], revision: str = "head") -> None:
-    """``alembic upgrade`` to *revision* against *url*, with the mapped variables pointing there."""
-    from alembic import command
+def run_alembic(
+    ini: Path,
+    task: str,
+    *,
+    url: str | None,
+    variables: Sequence[str],
+    cwd: Path | None = None,
+) -> dict[str, str]:
+    """Run an alembic *task* of :mod:`harness._alembic_worker` (``heads``, ``template``,
+    ``round_trip``) in a subprocess, with *variables* set to *url*; return what it reports.
 
-    with override_env(dict.fromkeys(variables, url)):
-        command.upgrade(alembic_config(ini, url), revision)
+    :raises MigrationError: with the worker's message when a step fails, or it runs too long.
+    """
+    import subprocess
+
+    request = {"ini": str(ini), "task": task, "url": url}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path)}
+    env.update(dict.fromkeys(variables, url or ""))
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "harness._alembic_worker", json.dumps(request)],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=MIGRATION_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise MigrationError(
+            f"alembic ({task}) did not finish within "
+            f"{MIGRATION_TIMEOUT:.0f} s; run it alone with `alembic -c {ini} upgrade head` to "
+            "see where it waits (a lock held by another connection?)."
+        ) from exc
+    report = _last_json(result.stdout)
+    if result.returncode != 0 or "error" in report:
+        message = report.get("error") or (
+            f"the alembic subprocess exited with {result.returncode}:\n"
+            + (result.stderr.strip()[-2000:] or "(no output)")
+        )
+        error = MigrationError(message)
+        if result.stderr.strip() and "error" in report:
+            error.add_note(f"alembic's output:\n{result.stderr.strip()[-2000:]}")
+        raise error
+    return report
 
 
-def downgrade(
-    ini: Path, url: str, variables: dict[str, str | None], revision: str = "base"
-) -> None:
-    """``alembic downgrade`` to *revision* against *url*."""
-    from alembic import command
-
-    with override_env(dict.fromkeys(variables, url)):
-        command.downgrade(alembic_config(ini, url), revision)
+def _last_json(stdout: str) -> dict[str, str]:
+    for line in reversed(stdout.strip().splitlines()):
+        try:
+            found = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(found, dict):
+            return {str(k): str(v) for k, v in found.items()}
+    return {}
 
 
 def assert_round_trip(
-    ini: Path | str, url: str, *, url_variables: Sequence[str] = ("POSTGRES-SUPABASE-URL",)
+    ini: Path | str, url: str, *, url_variables: Sequence[str] | None = None
 ) -> None:
     """Upgrade to head, downgrade to base, upgrade to head again: every ``downgrade()`` works.
 
     Run it against an empty database of its own: it drops everything the migrations made.
-    *url_variables* are the variables ``env.py`` may read the URL from; they point at *url*
-    during the check.
+    Alembic runs in a subprocess with *url_variables* pointing at *url*: by default the
+    variables ``harness_env_map`` feeds from ``postgres`` (what ``env.py`` reads).
 
     :raises MigrationError: naming the step that failed, with alembic's message.
     """
+    session = current()
+    if url_variables is None:
+        url_variables = _mapped_variables(session.config if session else None)
     path = Path(ini)
-    variables: dict[str, str | None] = dict.fromkeys(url_variables)
-    for name, step in (
-        ("upgrade head", upgrade),
-        ("downgrade base", downgrade),
-        ("upgrade head again", upgrade),
-    ):
-        try:
-            step(path, url, variables)
-        except Exception as exc:
-            raise MigrationError(
-                f"migration round trip failed at `{name}`: {type(exc).__name__}: {exc}"
-            ) from exc
+    if not path.is_file():
+        alembic_config(path)
+    run_alembic(path, "round_trip", url=url, variables=url_variables)
 
 
-async def ensure_template(resource: PostgresResource, server: Server, config: HarnessConfig) -> str:
-    """Create the migrated template database unless this server already has it; return its name.
+def template_name(config: HarnessConfig) -> str:
+    """The template database's name: it carries a hash of the migration scripts, so an edited
+    migration rebuilds it (this matters with reuse) and an unchanged one is never applied twice."""
+    assert config.alembic_ini is not None
+    if not config.alembic_ini.is_file():
+        alembic_config(config.alembic_ini)  # raises the MigrationError that names the setting
+    return f"harness_tpl_{_versions_hash(config.alembic_ini)}"
 
-    The name carries a hash of the migration scripts, so an edited migration rebuilds it (this
-    matters with reuse) and an unchanged one is never applied twice.
+
+async def ensure_template(
+    url: str, name: str, config: HarnessConfig, admin_execute: AdminExecute
+) -> None:
+    """Create the migrated template database *name* on the server at *url*.
 
     :raises MigrationError: for two heads or a failing migration, with alembic's message.
     """
     assert config.alembic_ini is not None
     ini = config.alembic_ini
-    if not ini.is_file():
-        alembic_config(ini)  # raises the MigrationError that names the setting
-    name = f"harness_tpl_{_versions_hash(ini)}"
-    if server.extra.get("template") == name:
-        return name  # migrated already, from these very files
-    head = await anyio.to_thread.run_sync(single_head, ini)
-    url = with_path(server.url, name)
-    await resource.admin_execute(
-        server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+    template = with_path(url, name)
+    await admin_execute(
+        url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
     )
     try:
-        await anyio.to_thread.run_sync(upgrade, ini, url, _url_variables(config))
-    except Exception as exc:
-        await resource.admin_execute(server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        raise MigrationError(
-            f"`alembic upgrade head` (to {head}) failed with {type(exc).__name__}: {exc}\n"
-            f"Fix the migration, then rerun; check it alone with `alembic -c {ini} upgrade head`."
-        ) from exc
-    return name
+        await anyio.to_thread.run_sync(
+            lambda: run_alembic(
+                ini,
+                "template",
+                url=template,
+                variables=_mapped_variables(config),
+                cwd=config.rootdir,
+            )
+        )
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await admin_execute(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        raise

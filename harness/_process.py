@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import signal
 import subprocess
 import time
@@ -21,7 +20,17 @@ from pathlib import Path
 import port_for
 import psutil
 
-__all__ = ["ProcessRecord", "free_port", "server_user", "spawn", "stop_process"]
+__all__ = [
+    "ProcessRecord",
+    "chown_to",
+    "first_line",
+    "free_port",
+    "server_user",
+    "spawn",
+    "stop_process",
+]
+
+VERSION_TIMEOUT = 5.0
 
 _known: dict[ProcessRecord, psutil.Process] = {}
 """Processes already recognised by PID and start time."""
@@ -81,8 +90,10 @@ def server_user() -> str | None:
     PostgreSQL refuses to run as root; the other servers do not need root either. Debian's
     ``postgres`` account exists once the server package is installed, else ``nobody``.
     """
-    if os.geteuid() != 0:
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return None
+    import pwd  # POSIX only: `import harness` must work where it does not exist
+
     for name in ("postgres", "nobody"):
         try:
             pwd.getpwnam(name)
@@ -96,6 +107,8 @@ def chown_to(path: Path, user: str | None) -> None:
     """Give *path* to *user* (no-op when servers run as ourselves)."""
     if user is None:
         return
+    import pwd
+
     entry = pwd.getpwnam(user)
     os.chown(path, entry.pw_uid, entry.pw_gid)
 
@@ -159,3 +172,15 @@ def _wait_gone(record: ProcessRecord, timeout: float) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def first_line(argv: list[str]) -> str:
+    """The first line a ``--version`` call prints; ``""`` if it fails or hangs."""
+    try:
+        result = subprocess.run(
+            argv, capture_output=True, text=True, timeout=VERSION_TIMEOUT, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    lines = (result.stdout or result.stderr).strip().splitlines()
+    return lines[0].strip() if result.returncode == 0 and lines else ""

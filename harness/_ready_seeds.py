@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ._accessors import mongo, postgres, redis
 from ._messaging import _declare_exchange, _exchange_name, _private_channel
 from ._seeding import seed
+from ._session import current
 
 if TYPE_CHECKING:
     import aio_pika.abc
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["mongo_document", "postgres_row", "rabbitmq_queue", "redis_key"]
 
 RedisValue = str | bytes | int | float
-_table_keys: dict[str, tuple[str, tuple[str, ...]]] = {}
 
 _PRIMARY_KEY = """
 SELECT $1::regclass::text AS name,
@@ -45,16 +45,20 @@ def _quote(identifier: str) -> str:
 
 
 async def _table(table: str) -> tuple[str, tuple[str, ...]]:
-    """The table's quoted name and primary key columns (cached: one catalog query per table)."""
-    if table not in _table_keys:
+    """The table's quoted name and primary key columns (cached for the session: one catalog
+    query per table)."""
+    session = current()
+    cache = session.cache.setdefault("table_keys", {}) if session is not None else {}
+    if table not in cache:
         row = await postgres().fetchrow(_PRIMARY_KEY, table)
         if not row["key"]:
             raise ValueError(
                 f"table {table} has no primary key, so postgres_row cannot delete exactly the "
                 "row it inserted. Write a @seed for it that deletes by a unique column."
             )
-        _table_keys[table] = (row["name"], tuple(row["key"]))
-    return _table_keys[table]
+        cache[table] = (row["name"], tuple(row["key"]))
+    found: tuple[str, tuple[str, ...]] = cache[table]
+    return found
 
 
 @seed
@@ -161,8 +165,8 @@ async def rabbitmq_queue(
 
     :param name: the queue's name (for example the one the service consumes from).
     :param routing_key: the binding key(s).
-    :param exchange: the topic exchange to bind to; defaults to the one named by
-        ``RABBITMQ-SERVICES-EXCHANGE`` (declared topic, durable, if missing).
+    :param exchange: the topic exchange to bind to; defaults to the ``harness_exchange`` option
+        (declared topic, durable, if missing).
     :param durable: whether the queue survives a broker restart (match the service's own
         declaration, or RabbitMQ refuses the redeclaration).
     :param arguments: queue arguments (``x-dead-letter-exchange``...), same caveat.

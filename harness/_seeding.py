@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import inspect
 import reprlib
-import traceback
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -20,14 +19,14 @@ from typing import Any, Generic, ParamSpec, TypeVar, cast, final, overload
 
 import anyio
 
+from ._cleanup import merge_cleanup_errors
 from ._exceptions import CleanupTimeoutError
+from ._session import current
 
 __all__ = ["DEFAULT_CLEANUP_TIMEOUT", "Seed", "seed", "seeded"]
 
 DEFAULT_CLEANUP_TIMEOUT = 30.0
 """Seconds a seed's cleanup may take before it fails with :class:`CleanupTimeoutError`."""
-
-_default_cleanup_timeout = DEFAULT_CLEANUP_TIMEOUT
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -41,12 +40,6 @@ T5 = TypeVar("T5")
 _short = reprlib.Repr()
 _short.maxstring = 40
 _short.maxother = 40
-
-
-def set_default_cleanup_timeout(seconds: float) -> None:
-    """Set the cleanup bound used when neither the seed nor the block sets one (ini option)."""
-    global _default_cleanup_timeout
-    _default_cleanup_timeout = seconds
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,7 +233,12 @@ class _Seeded(AbstractAsyncContextManager[Any]):
 
 
 def _first_set(*timeouts: float | None) -> float:
-    return next((t for t in timeouts if t is not None), _default_cleanup_timeout)
+    """The first bound given, else the session's ``harness_cleanup_timeout``."""
+    found = next((t for t in timeouts if t is not None), None)
+    if found is not None:
+        return found
+    session = current()
+    return session.config.cleanup_timeout if session is not None else DEFAULT_CLEANUP_TIMEOUT
 
 
 def _check_is_seed(item: object) -> None:
@@ -326,34 +324,3 @@ def seeded(
         with :class:`~harness.CleanupTimeoutError` instead of hanging the run.
     """
     return _Seeded(seeds, cleanup_timeout)
-
-
-# --------------------------------------------------------------------------------------------
-# Reporting cleanup errors alongside the block's own error (shared with app_client / listen)
-# --------------------------------------------------------------------------------------------
-
-
-def merge_cleanup_errors(
-    primary: BaseException | None, errors: list[BaseException], where: str
-) -> BaseException | None:
-    """Decide what a context manager raises when its cleanup failed.
-
-    Returns the exception to raise instead of *primary*, or ``None`` to let *primary* (or
-    nothing) propagate. A failing block keeps its own exception, with each cleanup error added
-    as a note, so ``pytest.raises`` and assertion introspection still see the test's error.
-    A cancellation is absorbed by the scope that caused it, so the cleanup errors are raised
-    instead: they must not vanish with it.
-    """
-    if not errors:
-        return None
-    cleanup = (
-        errors[0]
-        if len(errors) == 1
-        else BaseExceptionGroup(f"{len(errors)} cleanups failed in {where}", errors)
-    )
-    if primary is None or isinstance(primary, anyio.get_cancelled_exc_class()):
-        return cleanup
-    for error in errors:
-        text = "".join(traceback.format_exception(error)).rstrip()
-        primary.add_note(f"\nWhile cleaning up after this error, {where} also failed:\n{text}")
-    return None

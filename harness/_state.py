@@ -96,7 +96,7 @@ class RunRecord:
 def _private_dir(path: Path) -> None:
     """Create *path* (and parents) readable by its owner only; tighten it if it is ours."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.stat().st_uid == os.getuid():
+    if hasattr(os, "getuid") and path.stat().st_uid == os.getuid():
         path.chmod(0o700)
 
 

@@ -28,9 +28,8 @@ from ._env import read_env_file, resolve_env_map
 from ._exceptions import HarnessError
 from ._infra import Infrastructure, reap, run_key
 from ._state import RunRecord
-from .backends import PROVIDERS, choose
-from .resources import REGISTRY
-from .resources._urls import address
+from .backends import BACKENDS, choose
+from .resources import REGISTRY, address
 
 __all__ = ["UpOptions", "down", "environment", "format_dotenv", "format_shell", "up"]
 
@@ -71,7 +70,7 @@ def environment(
 
 def format_shell(values: Mapping[str, str]) -> list[str]:
     """Lines to paste into a POSIX shell: ``export`` for names a shell accepts. No shell can
-    export ``POSTGRES-SUPABASE-URL`` (``-`` is not allowed in a shell variable name), yet a process
+    export ``DATABASE-URL`` (``-`` is not allowed in a shell variable name), yet a process
     environment can hold it: those go into a ``with_harness_env`` function that runs a command
     through env(1) with them set."""
     lines = [f"export {k}={shlex.quote(v)}" for k, v in values.items() if SHELL_NAME.match(k)]
@@ -120,7 +119,7 @@ async def up(config: HarnessConfig, options: UpOptions, out: TextIO, err: TextIO
         return 1
     for what in await anyio.to_thread.run_sync(reap, config):  # as a test session starts
         say(f"harness: reaped {what}")
-    infra = Infrastructure(config, worker="up", publish=False)
+    infra = Infrastructure(config, worker="up")
     status: int | None = None
     with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
         async with anyio.create_task_group() as group:
@@ -207,7 +206,7 @@ def down(config: HarnessConfig, *, force: bool = False) -> list[str]:
             )
         stopped = []
         for server in state.servers.values():
-            PROVIDERS[server.backend].stop(server)
+            BACKENDS[server.backend].stop(server)
             where = address(server.url) if server.url else "not started"
             stopped.append(f"{server.resource} ({server.backend}, {where})")
         record.remove()

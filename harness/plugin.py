@@ -1,6 +1,9 @@
 """The pytest plugin: options, hooks and default fixtures. Logic lives in the modules it wires.
 
 Registered through the ``pytest11`` entry point, so installing the package is all a project does.
+The run's state is one :class:`~harness._session.HarnessSession` in ``config.stash``; what
+differs between a plain run or xdist controller and an xdist worker lives in two role objects
+(:class:`Controller`, :class:`Worker`), registered once the role is known.
 """
 
 from __future__ import annotations
@@ -9,23 +12,24 @@ import signal
 import threading
 import types
 from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from typing import Any
 
 import pytest
 
-from ._config import OPTIONS, HarnessConfig, parse_config
+from ._config import OPTIONS
 from ._env import apply_env, load_env_file, resolve_env_map
 from ._exceptions import EnvFileError, HarnessError
 from ._infra import Infrastructure, reap
+from ._markers import MARKERS
+from ._session import HarnessSession, set_current
+from ._stash import SESSION_KEY, session_of
 from .resources import REGISTRY, Resource
 
-pytest_plugins = ["harness._pertest"]
+pytest_plugins = ["harness._timeout", "harness._leak_check"]
 
-CONFIG_KEY = pytest.StashKey[HarnessConfig]()
 NEEDED_KEY = pytest.StashKey[frozenset[str]]()
 NOTHING: frozenset[str] = frozenset()
-INFRA_KEY = pytest.StashKey[Infrastructure]()
-LINES_KEY = pytest.StashKey[list[str]]()
 
 
 # -- options -----------------------------------------------------------------------------------
@@ -54,6 +58,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # -- configuration and environment ---------------------------------------------------------------
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    from ._config import parse_config
+
     try:
         harness_config = parse_config(
             config.rootpath,
@@ -62,8 +68,12 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except ValueError as exc:
         raise pytest.UsageError(f"harness: {exc}") from None
-    config.stash[CONFIG_KEY] = harness_config
-    config.stash[LINES_KEY] = []
+    _refuse_pytest_asyncio_auto_mode(config)
+    session = HarnessSession(harness_config)
+    config.stash[SESSION_KEY] = session
+    set_current(session)
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
     env_file = harness_config.env_file
     explicit = config.getoption("--harness-env-file") or config.getini("harness_env_file")
     if env_file is not None and (env_file.exists() or explicit):
@@ -71,8 +81,25 @@ def pytest_configure(config: pytest.Config) -> None:
             load_env_file(env_file)  # before collection: before any test module is imported
         except EnvFileError as exc:
             raise pytest.UsageError(f"harness: {exc}") from None
+    role = Worker(config) if hasattr(config, "workerinput") else Controller(config)
+    config.pluginmanager.register(role, "harness-role")
     config.pluginmanager.register(_resource_fixtures(), "harness-resource-fixtures")
     _stop_on_sigterm()
+
+
+def _refuse_pytest_asyncio_auto_mode(config: pytest.Config) -> None:
+    """pytest-asyncio in auto mode takes over every async test and fixture, the anyio ones the
+    harness runs on its session-wide event loop included: stop at once, saying what to change."""
+    if not config.pluginmanager.has_plugin("asyncio"):
+        return
+    mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
+    if mode == "auto":
+        raise pytest.UsageError(
+            "harness: pytest-asyncio is installed in auto mode, so it runs every async test "
+            "and fixture on loops of its own, the harness's anyio ones included (\"attached to "
+            'a different loop"). Set asyncio_mode = "strict" (pytest-asyncio\'s default) in '
+            "[tool.pytest.ini_options], or turn it off with `-p no:asyncio` in addopts."
+        )
 
 
 def _stop_on_sigterm() -> None:
@@ -87,26 +114,25 @@ def _stop_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, interrupt)
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Reap the servers of runs that were killed (SIGKILL, OOM) before they could stop them."""
-    if hasattr(session.config, "workerinput"):
-        return  # the xdist controller (or a plain run) does it once
-    reaped = reap(session.config.stash[CONFIG_KEY])
-    _report(session.config, [f"harness: reaped {what}" for what in reaped])
-
-
 # -- which resources the selected tests need ------------------------------------------------------
 def pytest_collection_finish(session: pytest.Session) -> None:
     """After ``-k``/``-m`` deselection: the final items say which servers to start."""
     config = session.config
-    env_sources = {source.partition(".")[0] for source in config.stash[CONFIG_KEY].env_map.values()}
-    needed: set[str] = set()
+    harness_config = session_of(config).config
+    env_sources = {source.partition(".")[0] for source in harness_config.env_map.values()}
+    needed: set[str] = set(_always(config)) if session.items else set()
     for item in session.items:
         names = set(getattr(item, "fixturenames", ()))
         needed |= {r.name for r in REGISTRY.values() if r.fixtures & names}
         if "configure_test_env" in names:
             needed |= env_sources & REGISTRY.keys()
     config.stash[NEEDED_KEY] = frozenset(needed)
+
+
+def _always(config: pytest.Config) -> list[str]:
+    """The resources ``harness_resources`` starts for every test."""
+    names = session_of(config).config.resources
+    return list(REGISTRY) if "all" in names else [n for n in REGISTRY if n in names]
 
 
 # -- fixtures ------------------------------------------------------------------------------------
@@ -116,30 +142,23 @@ async def harness_infra(
 ) -> AsyncIterator[Infrastructure]:
     """The session's servers, namespaces and clients; started once, when a test first needs them."""
     config = request.config
-    # From xdist itself, not PYTEST_XDIST_* variables: a subprocess of a worker inherits those.
-    workerinput = getattr(config, "workerinput", None) or {}
+    session = session_of(config)
+    role = _role(config)
     infra = Infrastructure(
-        config.stash[CONFIG_KEY],
-        worker=workerinput.get("workerid"),
-        xdist_run=workerinput.get("testrunuid"),
+        session.config, worker=role.worker, xdist_run=role.xdist_run, session=session
     )
     try:
         needed: frozenset[str] = config.stash.get(NEEDED_KEY, NOTHING)
         lines = await infra.start(needed)
     except HarnessError as exc:
-        message = f"harness could not start the test infrastructure:\n{exc}"
-        if not hasattr(config, "workerinput"):
-            pytest.exit(message, returncode=3)
-        # An xdist worker that exits is reported as a crash without the message: fail the test
-        # with it instead, and stop this worker after it.
-        request.session.shouldfail = message
+        role.start_failed(request, f"harness could not start the test infrastructure:\n{exc}")
         raise
-    config.stash[INFRA_KEY] = infra
-    _report(config, [line.render() for line in lines])
+    session.infra = infra
+    role.report([line.render() for line in lines])
     try:
         yield infra
     finally:
-        del config.stash[INFRA_KEY]
+        session.infra = None
         await infra.close()
 
 
@@ -148,9 +167,16 @@ def configure_test_env(
     request: pytest.FixtureRequest, harness_infra: Infrastructure
 ) -> dict[str, str]:
     """Inject every mapped live URL into the environment (the guide's fixture); returns them."""
-    values = resolve_env_map(request.config.stash[CONFIG_KEY].env_map, harness_infra.urls)
+    values = resolve_env_map(session_of(request.config).config.env_map, harness_infra.urls)
     apply_env(values)
     return values
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _harness_always_started(request: pytest.FixtureRequest) -> None:
+    """Start what ``harness_resources`` lists (and set their variables) before any test."""
+    for name in _always(request.config):
+        request.getfixturevalue(f"{name}_url")
 
 
 def _anyio_backend() -> str:
@@ -174,7 +200,7 @@ def _resource_fixtures() -> types.ModuleType:
 def _url_fixture(resource: Resource) -> Any:
     @pytest.fixture(scope="session", name=f"{resource.name}_url")
     def url(request: pytest.FixtureRequest, harness_infra: Infrastructure) -> str:
-        mapping = request.config.stash[CONFIG_KEY].env_map
+        mapping = session_of(request.config).config.env_map
         mine = {var: src for var, src in mapping.items() if src.partition(".")[0] == resource.name}
         apply_env(resolve_env_map(mine, harness_infra.urls))
         return harness_infra.urls[resource.name]
@@ -187,59 +213,106 @@ def _client_fixture(resource: Resource) -> Any:
     @pytest.fixture(scope="session", name=resource.name)
     def client(request: pytest.FixtureRequest) -> Any:
         request.getfixturevalue(f"{resource.name}_url")
-        from . import _accessors
+        return resource.client()
 
-        return _accessors._get(resource.name)
-
-    client.__doc__ = f"The harness's own {resource.title} client for this session (see harness.{resource.name}())."
+    client.__doc__ = f"The harness's own {resource.title} client for this session."
     return client
 
 
 # -- during and after the run ----------------------------------------------------------------------
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    infra = item.config.stash.get(INFRA_KEY, None)
+    infra = session_of(item.config).infra
     if infra is not None:
         infra.check_alive(infra.servers)
 
 
-def _report(config: pytest.Config, lines: list[str]) -> None:
-    config.stash[LINES_KEY].extend(lines)
-    if hasattr(config, "workerinput"):
-        return  # xdist worker: the controller prints them (pytest_testnodedown)
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.ensure_newline()
-        for line in lines:
-            reporter.write_line(line)
+@pytest.hookimpl(trylast=True)
+def pytest_report_header(config: pytest.Config) -> str:
+    options = session_of(config).config
+    limit = f"{options.timeout:g} s" if options.timeout else "none"
+    return f"harness: per-test time limit {limit}, leak check {options.leak_check}"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """If the session fixture could not tear down (Ctrl-C inside a test leaves anyio's runner
     unusable), stop the servers anyway: nothing the harness started outlives pytest."""
-    infra = config.stash.get(INFRA_KEY, None)
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        return
+    infra, session.infra = session.infra, None
     if infra is not None:
-        del config.stash[INFRA_KEY]
         infra.release_now()
+    set_current(None)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    config = session.config
-    if hasattr(config, "workeroutput"):
-        config.workeroutput["harness_lines"] = config.stash.get(LINES_KEY, [])
+def _role(config: pytest.Config) -> Controller | Worker:
+    role = config.pluginmanager.get_plugin("harness-role")
+    assert isinstance(role, Controller | Worker)
+    return role
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    lines = getattr(node, "workeroutput", {}).get("harness_lines", [])
-    config: pytest.Config = node.config
-    seen = config.stash.setdefault(LINES_KEY, [])
-    seen.extend(line for line in lines if line not in seen)
+# -- roles -----------------------------------------------------------------------------------------
+class Controller:
+    """A plain run, or the xdist controller: reaps killed runs once, shows the startup lines."""
 
+    worker: str | None = None
+    xdist_run: str | None = None
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if not hasattr(config, "workerinput"):
-        lines = config.stash.get(LINES_KEY, [])
-        if lines and config.pluginmanager.has_plugin("dsession"):
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Reap the servers of runs that were killed (SIGKILL, OOM) before they could stop them."""
+        self.report([f"harness: reaped {what}" for what in reap(session_of(self.config).config)])
+
+    def report(self, lines: list[str]) -> None:
+        """Show *lines* now, on the terminal, even while pytest captures the test's output."""
+        session_of(self.config).lines.extend(lines)
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None or not lines:
+            return
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else nullcontext():
+            reporter.ensure_newline()
+            for line in lines:
+                reporter.write_line(line)
+
+    def start_failed(self, request: pytest.FixtureRequest, message: str) -> None:
+        pytest.exit(message, returncode=3)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """An xdist worker finished: keep its startup lines for the summary."""
+        seen = session_of(self.config).lines
+        lines = getattr(node, "workeroutput", {}).get("harness_lines", [])
+        seen.extend(line for line in lines if line not in seen)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Under xdist the workers start the servers: their lines come in the summary."""
+        lines = session_of(self.config).lines
+        if lines and self.config.pluginmanager.has_plugin("dsession"):
             terminalreporter.section("harness")
             for line in lines:
                 terminalreporter.write_line(line)
+
+
+class Worker:
+    """An xdist worker: its own namespaces on the run's shared servers; reports to the controller."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        workerinput: dict[str, Any] = config.workerinput  # type: ignore[attr-defined]
+        # From xdist itself, not PYTEST_XDIST_* variables: a subprocess of a worker inherits those.
+        self.worker: str | None = workerinput.get("workerid")
+        self.xdist_run: str | None = workerinput.get("testrunuid")
+
+    def report(self, lines: list[str]) -> None:
+        session_of(self.config).lines.extend(lines)
+
+    def start_failed(self, request: pytest.FixtureRequest, message: str) -> None:
+        # A worker that exits is reported as a crash without the message: fail the test with
+        # it instead, and stop this worker after it.
+        request.session.shouldfail = message
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.config.workeroutput["harness_lines"] = session_of(self.config).lines  # type: ignore[attr-defined]

@@ -212,8 +212,9 @@ def test_doctor_reports_each_resource_with_backend_versions_and_succeeds(tmp_pat
     for title in ("RabbitMQ", "PostgreSQL", "MongoDB", "Redis"):
         assert re.search(rf"^{title} +local: .*no Docker daemon answers", out, re.M), out
     assert "no Docker daemon" in out
-    assert re.search(r"postgres +\S+/postgres +postgres \(PostgreSQL\) \d+", out), out
-    assert re.search(r"rabbitmq-server +\S+ +RabbitMQ \d+\.\d+\.\d+ \(Erlang/OTP \d+", out), out
+    assert re.search(r"version +postgres \(PostgreSQL\) \d+", out), out
+    assert re.search(r"postgres +\S+/postgres$", out, re.M), out
+    assert re.search(r"version +RabbitMQ \d+\.\d+\.\d+ \(Erlang/OTP \d+", out), out
     assert re.search(r"Redis server v=\d+", out), out
     assert re.search(r"(FerretDB v\d+\.\d+\.\d+|db version v\d+)", out), out
     assert re.search(r"^Go +(go version go\d|not found)", out, re.M), out

@@ -375,11 +375,11 @@ def test_documented_precedence_is_the_real_one(pytester: pytest.Pytester, monkey
     pytester.makeini("[pytest]\nharness_startup_timeout = 11\nharness_timeout = 11\n")
     pytester.makepyfile(
         test_precedence="""
-        from harness.plugin import CONFIG_KEY
+        from harness._stash import session_of
 
         def test_values(request):
-            startup = request.config.stash[CONFIG_KEY].startup_timeout
-            timeout = request.config.stash[CONFIG_KEY].timeout
+            startup = session_of(request.config).config.startup_timeout
+            timeout = session_of(request.config).config.timeout
             print(f"VALUES startup={startup:g} timeout={timeout:g}")
         """
     )

@@ -103,7 +103,9 @@ def test_catches_a_leak_in_each_store_and_is_silent_on_clean_tests(
         consecutive=False,
     )
     result.stdout.fnmatch_lines(["*  mongo collection leaky: 2 documents left (0 before, 2 after)"])
-    result.stdout.fnmatch_lines(["*  redis: 1 key left (0 before, 1 after); keys now: leak:key"])
+    result.stdout.fnmatch_lines(
+        ["*  redis database *: 1 key left (0 before, 1 after); keys now: leak:key"]
+    )
     result.stdout.fnmatch_lines(["*harness_leak_check('off')*"])  # the hint says how to opt out
     for clean in ("test_clean_with_seeds", "test_deletes_what_it_creates", "test_sync_tests"):
         assert f"ERROR at teardown of {clean}" not in out

@@ -42,7 +42,7 @@ def _processes(infra: Infrastructure) -> list[psutil.Process]:
 
 
 async def test_all_four_start_concurrently_answer_and_stop_clean(tmp_path: Path) -> None:
-    infra = Infrastructure(_config(tmp_path), publish=False)
+    infra = Infrastructure(_config(tmp_path))
     lines = await infra.start(ALL)
     try:
         assert [line.resource for line in lines] == list(ALL)
@@ -83,9 +83,9 @@ async def test_a_second_process_shares_the_servers_and_the_last_lease_stops_them
     tmp_path: Path,
 ) -> None:
     config = _config(tmp_path)
-    first = Infrastructure(config, key="shared", worker="gw0", publish=False)
+    first = Infrastructure(config, key="shared", worker="gw0")
     await first.start(["redis"])
-    second = Infrastructure(config, key="shared", worker="gw1", publish=False)
+    second = Infrastructure(config, key="shared", worker="gw1")
     try:
         lines = await second.start(["redis"])
         assert lines[0].how == "shared"
@@ -103,7 +103,7 @@ async def test_a_second_process_shares_the_servers_and_the_last_lease_stops_them
 
 
 async def test_a_dead_server_fails_the_next_test_with_its_log(tmp_path: Path) -> None:
-    infra = Infrastructure(_config(tmp_path), publish=False)
+    infra = Infrastructure(_config(tmp_path))
     await infra.start(["redis"])
     try:
         record = infra.servers["redis"].processes[0]
@@ -417,7 +417,7 @@ async def test_a_port_taken_between_choice_and_bind_is_retried_on_another(
     taken = squatter.getsockname()[1]
     ports = iter([taken])
     monkeypatch.setattr(local, "free_port", lambda: next(ports, None) or free_port())
-    infra = Infrastructure(_config(tmp_path), publish=False)
+    infra = Infrastructure(_config(tmp_path))
     try:
         await infra.start(["redis"])
         assert await infra.clients["redis"].ping()

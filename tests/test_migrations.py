@@ -146,8 +146,8 @@ def test_single_head_names_the_heads(tmp_path: Path) -> None:
 @pytest.fixture
 async def scratch_database(harness_infra) -> AsyncIterator[str]:
     """An empty database of its own on the session's PostgreSQL server."""
+    from harness._urls import with_path
     from harness.resources import REGISTRY
-    from harness.resources._urls import with_path
 
     server = harness_infra.servers["postgres"]
     resource = REGISTRY["postgres"]

@@ -224,14 +224,18 @@ async def test_hung_cleanup_after_a_failing_block_keeps_the_blocks_error(store: 
 async def test_default_cleanup_timeout_is_configurable(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from harness import _seeding
+    from dataclasses import replace
+
+    from harness._session import current
 
     @seed
     async def hung(name: str) -> AsyncIterator[str]:
         yield name
         await anyio.sleep_forever()
 
-    monkeypatch.setattr(_seeding, "_default_cleanup_timeout", 0.05)
+    session = current()
+    assert session is not None
+    monkeypatch.setattr(session, "config", replace(session.config, cleanup_timeout=0.05))
     with pytest.raises(CleanupTimeoutError, match=r"within 0\.05 s"):
         async with seeded(hung("x")):
             pass

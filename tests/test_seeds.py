@@ -169,11 +169,14 @@ async def rabbitmq_channel() -> Any:
 
 
 async def test_leftover_check_sees_nothing_after_all_seeds(
-    postgres_url: str, mongo_url: str, redis_url: str
+    postgres_url: str, mongo_url: str, redis_url: str, request: pytest.FixtureRequest
 ) -> None:
-    from harness._pertest import snapshot
+    from harness._leak_check import snapshot
+    from harness._stash import session_of
 
-    stores = frozenset({"postgres", "mongo", "redis"})
+    infra = session_of(request.config).infra
+    assert infra is not None
+    stores = {name: infra.leak_counters[name] for name in ("postgres", "mongo", "redis")}
     before = await snapshot(stores)
     async with seeded(
         postgres_row("marten.users", email=f"{uuid4().hex}@example.com"),

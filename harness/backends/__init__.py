@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from .._config import HarnessConfig
 from .._exceptions import BackendUnavailableError
 from ..resources import Resource
-from ._base import Provider
-from ._docker import DockerProvider, docker_status
-from ._external import ExternalProvider
-from ._local import LocalProvider
+from ._base import Backend
+from ._docker import DockerBackend, docker_status
+from ._external import ExternalBackend
+from ._local import LocalBackend
 
-__all__ = ["PROVIDERS", "Choice", "Provider", "choose", "docker_status"]
+__all__ = ["BACKENDS", "Backend", "Choice", "choose", "docker_status"]
 
-PROVIDERS: dict[str, Provider] = {
-    "docker": DockerProvider(),
-    "local": LocalProvider(),
-    "external": ExternalProvider(),
+BACKENDS: dict[str, Backend] = {
+    "docker": DockerBackend(),
+    "local": LocalBackend(),
+    "external": ExternalBackend(),
 }
 
 
@@ -40,6 +40,13 @@ def choose(resource: Resource, config: HarnessConfig) -> Choice:
     :raises BackendUnavailableError: naming every way to fix it.
     """
     forced = config.backend
+    offered = resource.backends
+    if forced != "auto" and forced not in offered:
+        raise BackendUnavailableError(
+            f"the {forced} backend was requested, but {resource.title} offers only "
+            f"{', '.join(sorted(offered))}: choose one of them with --harness-backend, or "
+            f"export {resource.url_env} for the external backend."
+        )
     url = os.environ.get(resource.url_env)
     if forced == "external" or (forced == "auto" and url):
         if not url:
@@ -49,7 +56,7 @@ def choose(resource: Resource, config: HarnessConfig) -> Choice:
                 "another backend with --harness-backend."
             )
         return Choice("external", f"{resource.url_env} is set")
-    if forced in ("auto", "docker"):
+    if forced == "docker" or (forced == "auto" and "docker" in offered):
         available, detail = docker_status()
         if available:
             return Choice("docker", f"{detail} answers")
@@ -59,7 +66,11 @@ def choose(resource: Resource, config: HarnessConfig) -> Choice:
                 "Docker daemon, or run with --harness-backend=local (binaries) or =auto."
             )
     else:
-        detail = "docker not considered (backend forced)"
+        detail = (
+            "docker not considered (backend forced)"
+            if forced != "auto"
+            else f"{resource.title} has no docker backend"
+        )
     binaries = resource.find_binaries()
     if binaries:
         return Choice("local", "local binaries: " + ", ".join(sorted(binaries.values())))

@@ -11,6 +11,7 @@ import functools
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,13 +19,13 @@ import anyio
 
 from .._config import HarnessConfig
 from .._readiness import wait_ready
-from ..resources import Resource, Server
-from ._base import OnRecord, Provider
+from ..resources import CommandRunner, Resource, Server
+from ._base import Backend, OnRecord
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
 
-__all__ = ["DockerProvider", "configure_container", "docker_status"]
+__all__ = ["DockerBackend", "configure_container", "docker_status"]
 
 LABEL = "dev.harness.run"
 DOCKER_API_VERSION = os.environ.get("HARNESS_DOCKER_API_VERSION", "1.41")
@@ -55,6 +56,7 @@ def configure_container(resource: Resource, config: HarnessConfig, secret: str) 
         os.environ.get(f"HARNESS_{resource.name.upper()}_IMAGE")
         or config.images.get(resource.name)
         or resource.image
+        or ""
     )
     container = resource.container(image, secret, docker_client_kw={"version": DOCKER_API_VERSION})
     for port in list(container.ports):
@@ -62,7 +64,7 @@ def configure_container(resource: Resource, config: HarnessConfig, secret: str) 
     return container.with_kwargs(labels={LABEL: config.rootdir.name})
 
 
-class DockerProvider(Provider):
+class DockerBackend(Backend):
     name = "docker"
 
     async def start(self, resource: Resource, config: HarnessConfig, on_record: OnRecord) -> Server:
@@ -78,6 +80,7 @@ class DockerProvider(Provider):
         server.container_id = wrapped.id
         server.url = resource.container_url(container, secret)
         on_record(server)
+        self.attach(server)
         server.version = await wait_ready(
             lambda: resource.probe(server.url),
             what=f"{resource.title} container {wrapped.short_id} ({wrapped.image.tags})",
@@ -94,6 +97,21 @@ class DockerProvider(Provider):
             return bool(docker.from_env().containers.get(server.container_id).status == "running")
         except Exception:
             return False
+
+    def commands(self, server: Server) -> CommandRunner | None:
+        """Commands run inside the server's container (``docker exec``)."""
+
+        async def run(argv: Sequence[str], *, timeout: float = 60.0) -> tuple[int, str]:
+            import docker
+
+            container = docker.from_env().containers.get(server.container_id)
+            with anyio.fail_after(timeout):
+                code, output = await anyio.to_thread.run_sync(
+                    lambda: container.exec_run(list(argv)), abandon_on_cancel=True
+                )
+            return int(code), output.decode(errors="replace")
+
+        return run
 
     def stop(self, server: Server) -> None:
         try:

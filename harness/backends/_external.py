@@ -11,13 +11,14 @@ import time
 from .._config import HarnessConfig
 from .._readiness import wait_ready
 from ..resources import Resource, Server
-from ._base import OnRecord, Provider
+from ._base import Backend, OnRecord
 
-__all__ = ["ExternalProvider"]
+__all__ = ["ExternalBackend"]
 
 
-class ExternalProvider(Provider):
+class ExternalBackend(Backend):
     name = "external"
+    owns_servers = False
 
     async def start(self, resource: Resource, config: HarnessConfig, on_record: OnRecord) -> Server:
         url = os.environ[resource.url_env]

@@ -5,18 +5,22 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
+import anyio
 
 from .._config import HarnessConfig
 from .._exceptions import BackendUnavailableError, ServerStartError
 from .._process import chown_to, free_port, server_user, spawn, stop_process
 from .._readiness import log_tail, wait_ready
-from ..resources import Resource, Server
-from ._base import OnRecord, Provider
+from ..resources import CommandRunner, Resource, Server
+from ._base import Backend, OnRecord
 
-__all__ = ["LocalProvider"]
+__all__ = ["LocalBackend"]
 
 
 def _servers_dir(config: HarnessConfig, user: str | None) -> Path:
@@ -25,7 +29,7 @@ def _servers_dir(config: HarnessConfig, user: str | None) -> Path:
     (0711) dir of ours in the system temp dir."""
     base = config.state_dir / "servers"
     if user is not None:
-        base = Path(tempfile.gettempdir()) / f"harness-{os.getuid()}-servers"
+        base = Path(tempfile.gettempdir()) / f"{config.state_dir.name}-servers"
     base.mkdir(parents=True, exist_ok=True)
     if user is not None:
         base.chmod(0o711)
@@ -36,7 +40,7 @@ PORT_ATTEMPTS = 3
 PORT_CLASH = ("address already in use", "eaddrinuse", "could not bind")
 
 
-class LocalProvider(Provider):
+class LocalBackend(Backend):
     name = "local"
 
     async def start(self, resource: Resource, config: HarnessConfig, on_record: OnRecord) -> Server:
@@ -77,7 +81,7 @@ class LocalProvider(Provider):
         on_record: OnRecord,
     ) -> Server:
         started, wall = time.monotonic(), time.time()
-        user = server_user() if resource.name == "postgres" else None
+        user = server_user() if resource.refuses_root else None
         base = _servers_dir(config, user)
         workdir = Path(tempfile.mkdtemp(prefix=f"{resource.name}-", dir=base))
         chown_to(workdir, user)
@@ -88,13 +92,18 @@ class LocalProvider(Provider):
         port, secret = free_port(), secrets.token_urlsafe(18)
         spec = await resource.prepare_local(binaries, workdir, port, secret, user)
         log = workdir / "server.log"
+        env = {**os.environ, **spec.env}
         for argv in spec.helpers:
-            _, helper = spawn(argv, env=spec.env, cwd=workdir, log_path=workdir / "helper.log")
+            _, helper = spawn(argv, env=env, cwd=workdir, log_path=workdir / "helper.log")
             server.processes.append(helper)
             on_record(server)
-        _, main = spawn(spec.argv, env=spec.env, cwd=workdir, log_path=log, user=user)
+        _, main = spawn(spec.argv, env=env, cwd=workdir, log_path=log, user=user)
         server.processes.insert(0, main)
-        server.url, server.stop_signal, server.extra = spec.url, spec.stop_signal, spec.extra
+        server.url, server.stop_signal = spec.url, spec.stop_signal
+        server.extra, server.env = spec.extra, spec.env
+        if user is not None:
+            server.extra["user"] = user
+        self.attach(server)
         on_record(server)
         server.version = await wait_ready(
             lambda: resource.probe(spec.url),
@@ -109,6 +118,26 @@ class LocalProvider(Provider):
 
     def alive(self, server: Server) -> bool:
         return bool(server.processes) and server.processes[0].alive()
+
+    def commands(self, server: Server) -> CommandRunner | None:
+        """Commands run beside the server: in its dir, with its variables, as its user."""
+
+        async def run(argv: Sequence[str], *, timeout: float = 60.0) -> tuple[int, str]:
+            result = await anyio.to_thread.run_sync(
+                lambda: subprocess.run(
+                    list(argv),
+                    env={**os.environ, **server.env},
+                    cwd=server.workdir,
+                    user=server.extra.get("user"),
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                    stdin=subprocess.DEVNULL,
+                )
+            )
+            return result.returncode, result.stdout + result.stderr
+
+        return run
 
     def stop(self, server: Server) -> None:
         for index, record in enumerate(server.processes):

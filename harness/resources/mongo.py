@@ -3,20 +3,26 @@ FerretDB v1 (MongoDB wire protocol on SQLite, telemetry off, state in the temp d
 
 from __future__ import annotations
 
+import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from motor.motor_asyncio import AsyncIOMotorClient
+import anyio
 
+from .._exceptions import BackendUnavailableError
+from .._ferretdb_build import SOURCE as FERRETDB_SOURCE
 from .._ferretdb_build import ferretdb_binary
-from ._base import Client, LaunchSpec, Resource, Server, testcontainers_class
-from ._urls import with_path
+from .._process import first_line
+from .._urls import with_path
+from ._base import Client, LaunchSpec, LeakCounter, Resource, Server, testcontainers_class
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
+
+    from .._config import HarnessConfig
 
 __all__ = ["MongoResource"]
 
@@ -31,6 +37,7 @@ class MongoResource(Resource):
         "make setup  (builds FerretDB with Go), or put mongod on PATH, or set HARNESS_MONGO_URL"
     )
     url_scheme = "mongodb"
+    leak_units = ("collection", "document")
 
     def find_binaries(self) -> dict[str, str] | None:
         mongod = shutil.which("mongod")
@@ -38,6 +45,22 @@ class MongoResource(Resource):
             return {"mongod": mongod}
         ferretdb = ferretdb_binary()
         return {"ferretdb": str(ferretdb)} if ferretdb else None
+
+    def version_of(self, binaries: Mapping[str, str]) -> str:
+        if "mongod" in binaries:
+            return first_line([binaries["mongod"], "--version"])
+        # The harness's FerretDB build has no --version: the module version its go.mod pins.
+        gomod = (FERRETDB_SOURCE / "go.mod").read_text(encoding="utf-8")
+        found = re.search(r"github\.com/FerretDB/FerretDB (v\S+)", gomod)
+        return f"FerretDB {found.group(1)} (harness build)" if found else "FerretDB (harness build)"
+
+    def install_steps(self) -> list[str]:
+        steps = ["python -m harness build-ferretdb  (builds FerretDB; `make setup` does it too)"]
+        if shutil.which("go") is None:
+            steps.append(
+                "  it needs Go first: apt-get install golang-go, or see https://go.dev/dl/"
+            )
+        return [*steps, "or put a real `mongod` on PATH, or export HARNESS_MONGO_URL"]
 
     async def prepare_local(
         self, binaries: Mapping[str, str], workdir: Path, port: int, secret: str, user: str | None
@@ -75,11 +98,11 @@ class MongoResource(Resource):
         return f"mongodb://{USER}:{secret}@{host}:{container.get_exposed_port(27017)}/?authSource=admin"
 
     async def probe(self, url: str) -> str:
-        client = _client(url, timeout_ms=2000)
+        client, close = _open(url, "auto", timeout_ms=2000)
         try:
             info = await client.admin.command("buildInfo")
         finally:
-            client.close()
+            await close()
         version = f"MongoDB {info.get('version', '')}"
         if "ferretdb" in info:
             version += f" (FerretDB {info['ferretdb'].get('version', '')})"
@@ -89,21 +112,84 @@ class MongoResource(Resource):
         return with_path(server.url, name)  # databases exist once written to
 
     async def drop_namespace(self, server: Server, name: str) -> None:
-        client = _client(server.url)
+        client, close = _open(server.url, "auto")
         try:
             await client.drop_database(unquote(name))
         finally:
-            client.close()
+            await close()
 
-    async def connect(self, url: str) -> Client:
-        client = _client(url)
-        database = client[unquote(urlsplit(url).path.lstrip("/"))]
+    async def connect(self, url: str, config: HarnessConfig) -> Client:
+        client, close = _open(url, config.mongo_driver)
+        return client[unquote(urlsplit(url).path.lstrip("/"))], close
 
-        async def close() -> None:
-            client.close()
-
-        return database, close
+    async def open_leak_counter(self, url: str, client: Any) -> LeakCounter:
+        return DocumentCounter(client)
 
 
-def _client(url: str, timeout_ms: int = 10000) -> AsyncIOMotorClient[dict[str, Any]]:
-    return AsyncIOMotorClient(url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
+class DocumentCounter(LeakCounter):
+    """Documents per collection (``system.*`` excluded), the collections counted concurrently."""
+
+    def __init__(self, database: Any) -> None:
+        self._database = database
+
+    async def count(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+
+        async def count_one(name: str) -> None:
+            counts[name] = await self._database[name].estimated_document_count()
+
+        async with anyio.create_task_group() as group:
+            for name in await self._database.list_collection_names():
+                if not name.startswith("system."):
+                    group.start_soon(count_one, name)
+        return counts
+
+
+def driver(choice: str) -> str:
+    """The driver *choice* (``auto``, ``pymongo``, ``motor``) means here: ``auto`` takes PyMongo's
+    async API when the installed pymongo has it, else motor.
+
+    :raises BackendUnavailableError: when the chosen driver is not installed, saying what to install.
+    """
+    if choice in ("auto", "pymongo"):
+        try:
+            from pymongo import AsyncMongoClient  # noqa: F401
+        except ImportError:
+            if choice == "pymongo":
+                raise BackendUnavailableError(
+                    "harness_mongo_driver is 'pymongo' but the installed pymongo has no "
+                    "AsyncMongoClient: pip install 'pymongo>=4.9', or set harness_mongo_driver "
+                    "to motor."
+                ) from None
+        else:
+            return "pymongo"
+    try:
+        import motor  # noqa: F401
+    except ImportError:
+        raise BackendUnavailableError(
+            "no MongoDB async driver is installed: pip install 'pymongo>=4.9' (or motor)."
+        ) from None
+    return "motor"
+
+
+def _open(
+    url: str, choice: str, timeout_ms: int = 10000
+) -> tuple[Any, Callable[[], Awaitable[None]]]:
+    """A client on *url* with the chosen driver, and the coroutine function that closes it."""
+    if driver(choice) == "pymongo":
+        from pymongo import AsyncMongoClient
+
+        client: Any = AsyncMongoClient(
+            url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+        )
+        return client, client.close
+    from motor.motor_asyncio import AsyncIOMotorClient
+
+    motor_client: Any = AsyncIOMotorClient(
+        url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+    )
+
+    async def close() -> None:
+        motor_client.close()
+
+    return motor_client, close

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import asyncpg
 
 from .._exceptions import ServerStartError
-from .._process import chown_to
-from ._base import Client, LaunchSpec, Resource, Server, testcontainers_class
-from ._urls import with_path
+from .._process import chown_to, first_line
+from .._urls import with_path
+from ._base import Client, LaunchSpec, LeakCounter, Resource, Server, testcontainers_class
 
 if TYPE_CHECKING:
+    import asyncpg
     from testcontainers.core.container import DockerContainer
 
     from .._config import HarnessConfig
@@ -47,6 +47,8 @@ class PostgresResource(Resource):
     image = "postgres:17.4-alpine"
     install_hint = "apt-get install postgresql  (or set HARNESS_POSTGRES_URL)"
     url_scheme = "postgresql"
+    refuses_root = True
+    leak_units = ("table", "row")
 
     def find_binaries(self) -> dict[str, str] | None:
         for directory in [None, *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]:
@@ -54,6 +56,9 @@ class PostgresResource(Resource):
             if all(found.values()):
                 return {k: v for k, v in found.items() if v}
         return None
+
+    def version_of(self, binaries: Mapping[str, str]) -> str:
+        return first_line([binaries["postgres"], "--version"])
 
     async def prepare_local(
         self, binaries: Mapping[str, str], workdir: Path, port: int, secret: str, user: str | None
@@ -103,6 +108,8 @@ class PostgresResource(Resource):
         return f"postgresql://{USER}:{secret}@{host}:{container.get_exposed_port(5432)}/postgres"
 
     async def probe(self, url: str) -> str:
+        import asyncpg
+
         conn = await asyncpg.connect(url, timeout=5)
         try:
             version: str = await conn.fetchval("SHOW server_version")
@@ -112,9 +119,12 @@ class PostgresResource(Resource):
 
     async def prepare_server(self, server: Server, config: HarnessConfig) -> None:
         if config.alembic_ini is not None:
-            from .._migrations import ensure_template
+            from .._migrations import ensure_template, template_name
 
-            server.extra["template"] = await ensure_template(self, server, config)
+            name = template_name(config)
+            if server.extra.get("template") != name:  # not migrated yet, from these very files
+                await ensure_template(server.url, name, config, self.admin_execute)
+                server.extra["template"] = name
 
     async def create_namespace(self, server: Server, name: str) -> str:
         template = server.extra.get("template")
@@ -127,6 +137,8 @@ class PostgresResource(Resource):
 
     async def admin_execute(self, url: str, *statements: str) -> None:
         """Run statements outside a transaction on the server's maintenance database."""
+        import asyncpg
+
         conn = await asyncpg.connect(url, timeout=10)
         try:
             for statement in statements:
@@ -134,6 +146,67 @@ class PostgresResource(Resource):
         finally:
             await conn.close()
 
-    async def connect(self, url: str) -> Client:
+    async def connect(self, url: str, config: HarnessConfig) -> Client:
+        import asyncpg
+
         pool = await asyncpg.create_pool(url, min_size=1, max_size=10)
         return pool, pool.close
+
+    async def open_leak_counter(self, url: str, client: Any) -> LeakCounter:
+        import asyncpg
+
+        # Its own connection: a pool acquire + release (with its reset round trip) costs
+        # several times the count itself (bench/leak_check_cost.py).
+        return RowCounter(await asyncpg.connect(url, timeout=10))
+
+
+_USER_TABLES = r"""
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> 'alembic_version'
+  AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
+"""
+# Changes when a user table is created or dropped (a rename is caught by the statement failing).
+_FINGERPRINT = (
+    "SELECT coalesce(hashtext(string_agg(c.oid::text, ',' ORDER BY c.oid)), 0)::bigint"
+    + _USER_TABLES
+)
+_BUILD_COUNTS = (
+    f"SELECT ({_FINGERPRINT}) AS fingerprint, string_agg(format("
+    "'SELECT %L AS name, count(*) AS n FROM %I.%I', "
+    "format('%I.%I', n.nspname, c.relname), n.nspname, c.relname), ' UNION ALL ') AS counts"
+    + _USER_TABLES
+)
+
+
+class RowCounter(LeakCounter):
+    """Exact rows per user table (``alembic_version`` excluded) in one round trip: one
+    ``count(*)`` per table in a single ``UNION ALL`` statement, rebuilt only when the set of
+    tables changes."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+        self._statement: tuple[int, str] | None = None
+        """(fingerprint of the tables, the statement that counts them)."""
+
+    async def count(self) -> dict[str, int]:
+        from asyncpg.exceptions import UndefinedTableError
+
+        rows: dict[str, int] = {}
+        for _ in range(2):
+            if self._statement is None:
+                built = await self._connection.fetchrow(_BUILD_COUNTS)
+                counts = f" UNION ALL {built['counts']}" if built["counts"] else ""
+                statement = f"SELECT '' AS name, ({_FINGERPRINT}) AS n{counts}"
+                self._statement = (built["fingerprint"], statement)
+            fingerprint, statement = self._statement
+            try:
+                rows = {row["name"]: row["n"] for row in await self._connection.fetch(statement)}
+            except UndefinedTableError:  # a table was renamed or dropped since it was built
+                rows = {}
+            if rows.pop("", None) == fingerprint:
+                break
+            self._statement = None  # the tables changed: build the statement again
+        return rows
+
+    async def aclose(self) -> None:
+        await self._connection.close()

@@ -6,26 +6,26 @@ its own epmd on a private port, started (and stopped) by the harness so none is 
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
-import aio_pika
 import anyio
-import httpx
 
 from .._exceptions import HarnessError
-from .._process import free_port
+from .._process import first_line, free_port
+from .._urls import with_path
 from ._base import Client, LaunchSpec, Resource, Server, testcontainers_class
-from ._urls import with_path
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
+
+    from .._config import HarnessConfig
 
 __all__ = ["RabbitMQResource"]
 
@@ -49,6 +49,9 @@ class RabbitMQResource(Resource):
             return None
         return {k: v for k, v in found.items() if v}
 
+    def version_of(self, binaries: Mapping[str, str]) -> str:
+        return _installed_version(binaries["rabbitmq-server"])
+
     async def prepare_local(
         self, binaries: Mapping[str, str], workdir: Path, port: int, secret: str, user: str | None
     ) -> LaunchSpec:
@@ -63,7 +66,7 @@ class RabbitMQResource(Resource):
         )
         (workdir / "enabled_plugins").write_text("[].\n", encoding="utf-8")
         env = {
-            **node_env(workdir, node, epmd_port),
+            **node_env(workdir, node, epmd_port, binaries["rabbitmqctl"]),
             "RABBITMQ_NODE_PORT": str(port),
             "RABBITMQ_DIST_PORT": str(dist_port),
             "RABBITMQ_MNESIA_BASE": str(workdir / "mnesia"),
@@ -77,11 +80,7 @@ class RabbitMQResource(Resource):
             argv=[binaries["rabbitmq-server"]],
             env=env,
             url=f"amqp://{USER}:{secret}@127.0.0.1:{port}/",
-            extra={
-                "node": node,
-                "epmd_port": str(epmd_port),
-                "rabbitmqctl": binaries["rabbitmqctl"],
-            },
+            extra={"node": node, "epmd_port": str(epmd_port)},
             helpers=[[binaries["epmd"], "-port", str(epmd_port), "-address", "127.0.0.1"]],
         )
 
@@ -99,6 +98,8 @@ class RabbitMQResource(Resource):
         # A plain TCP connect first: while the port is closed, aiormq would log an ERROR per try.
         stream = await anyio.connect_tcp(parts.hostname or "127.0.0.1", parts.port or 5672)
         await stream.aclose()
+        import aio_pika
+
         connection = await aio_pika.connect(url, timeout=5)
         try:
             props = (
@@ -111,28 +112,28 @@ class RabbitMQResource(Resource):
 
     async def create_namespace(self, server: Server, name: str) -> str:
         user = unquote(urlsplit(server.url).username or USER)
-        if server.backend == "local" and await _add_vhost_in_one_call(server, name, user):
-            return with_path(server.url, name)
-        await self._admin(
-            server, ["add_vhost", name], ["set_permissions", "-p", name, user, ".*", ".*", ".*"]
-        )
+        if server.commands is None:  # a broker the harness does not run: its HTTP API
+            await _management_api(server, (["add_vhost", name], ["set_permissions", name, user]))
+        elif not await _add_vhost_in_one_call(server, name, user):
+            await server.run(["rabbitmqctl", "-q", "add_vhost", name])
+            await server.run(
+                ["rabbitmqctl", "-q", "set_permissions", "-p", name, user, ".*", ".*", ".*"]
+            )
         return with_path(server.url, name)
 
     async def drop_namespace(self, server: Server, name: str) -> None:
-        await self._admin(server, ["delete_vhost", name], ok_missing=True)
+        if server.commands is None:
+            await _management_api(server, (["delete_vhost", name],), ok_missing=True)
+            return
+        try:
+            await server.run(["rabbitmqctl", "-q", "delete_vhost", name])
+        except HarnessError as exc:
+            if not _missing(str(exc)):
+                raise
 
-    async def _admin(self, server: Server, *commands: list[str], ok_missing: bool = False) -> None:
-        """vhost administration: rabbitmqctl for a local node or a container, HTTP API otherwise."""
-        if server.backend == "local":
-            for command in commands:
-                await _rabbitmqctl(server, command, ok_missing=ok_missing)
-        elif server.backend == "docker":
-            for command in commands:
-                await _docker_rabbitmqctl(server, command, ok_missing=ok_missing)
-        else:
-            await _management_api(server, commands, ok_missing=ok_missing)
+    async def connect(self, url: str, config: HarnessConfig) -> Client:
+        import aio_pika
 
-    async def connect(self, url: str) -> Client:
         connection = await aio_pika.connect_robust(url, timeout=10)
         channel = await connection.channel()
 
@@ -141,30 +142,26 @@ class RabbitMQResource(Resource):
 
         return (connection, channel), close
 
-    def published(self, client: Any) -> dict[str, Any]:
+    def accessors(self, client: Any) -> dict[str, Any]:
         connection, channel = client
         return {"rabbitmq": channel, "rabbitmq_connection": connection}
 
 
-def node_env(workdir: Path, node: str, epmd_port: int) -> dict[str, str]:
-    """What a node and its rabbitmqctl share: name, cookie location, private epmd."""
+def node_env(workdir: Path, node: str, epmd_port: int, rabbitmqctl: str) -> dict[str, str]:
+    """What a node and its rabbitmqctl share: name, cookie location, private epmd, and a PATH
+    that finds Debian's rabbitmqctl (it is not on the default PATH)."""
+    path = os.pathsep.join([str(Path(rabbitmqctl).parent), os.environ.get("PATH", "")])
     return {
-        **os.environ,
         "HOME": str(workdir),
+        "PATH": path,
         "RABBITMQ_NODENAME": node,
         "ERL_EPMD_PORT": str(epmd_port),
         "ERL_EPMD_ADDRESS": "127.0.0.1",
     }
 
 
-async def _rabbitmqctl(server: Server, command: list[str], *, ok_missing: bool) -> None:
-    assert server.workdir is not None
-    env = node_env(Path(server.workdir), server.extra["node"], int(server.extra["epmd_port"]))
-    argv = [server.extra["rabbitmqctl"], "-n", server.extra["node"], "-q", *command]
-    result = await anyio.to_thread.run_sync(
-        lambda: subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
-    )
-    _check(command, result.returncode, result.stdout + result.stderr, ok_missing)
+def _missing(output: str) -> bool:
+    return "not found" in output.lower() or "does not exist" in output.lower()
 
 
 async def _add_vhost_in_one_call(server: Server, vhost: str, user: str) -> bool:
@@ -182,38 +179,25 @@ async def _add_vhost_in_one_call(server: Server, vhost: str, user: str) -> bool:
         f'<<".*">>, <<".*">>, <<".*">>, <<"{user}">>).'
     )
     try:
-        await _rabbitmqctl(server, ["eval", expression], ok_missing=False)
+        await server.run(["rabbitmqctl", "-q", "eval", expression])
     except HarnessError:
         return False
     return True
 
 
-async def _docker_rabbitmqctl(server: Server, command: list[str], *, ok_missing: bool) -> None:
-    import docker
-
-    container = docker.from_env().containers.get(server.container_id)
-    code, output = await anyio.to_thread.run_sync(
-        lambda: container.exec_run(["rabbitmqctl", "-q", *command])
-    )
-    _check(command, code, output.decode(errors="replace"), ok_missing)
-
-
-def _check(command: list[str], code: int, output: str, ok_missing: bool) -> None:
-    missing = "not found" in output.lower() or "does not exist" in output.lower()
-    if code != 0 and not (ok_missing and missing):
-        raise HarnessError(f"rabbitmqctl {' '.join(command)} failed ({code}): {output.strip()}")
-
-
 async def _management_api(
-    server: Server, commands: tuple[list[str], ...], *, ok_missing: bool
+    server: Server, commands: tuple[list[str], ...], *, ok_missing: bool = False
 ) -> None:
-    """An external broker: its management HTTP API (``HARNESS_RABBITMQ_MANAGEMENT_URL`` or port 15672)."""
+    """A broker the harness does not run: its management HTTP API
+    (``HARNESS_RABBITMQ_MANAGEMENT_URL``, else port 15672 of the broker's host)."""
+    import httpx
+
     parts = urlsplit(server.url)
     base = os.environ.get("HARNESS_RABBITMQ_MANAGEMENT_URL") or f"http://{parts.hostname}:15672"
     auth = (unquote(parts.username or ""), unquote(parts.password or ""))
     async with httpx.AsyncClient(base_url=base, auth=auth, timeout=10) as http:
         for command in commands:
-            vhost = quote(command[-1] if command[0] != "set_permissions" else command[2], safe="")
+            vhost = quote(command[1], safe="")
             if command[0] == "add_vhost":
                 response = await http.put(f"/api/vhosts/{vhost}")
             elif command[0] == "set_permissions":
@@ -232,3 +216,31 @@ async def _management_api(
                     "needs the management plugin; set HARNESS_RABBITMQ_MANAGEMENT_URL if it is not "
                     f"at {base}."
                 )
+
+
+def _installed_version(path: str) -> str:
+    """RabbitMQ's version without booting Erlang (``rabbitmqctl version`` takes seconds): the
+    ``vsn`` of the installed ``rabbit.app``, else the Debian package version."""
+    root = Path(os.path.realpath(path)).parent.parent  # .../rabbitmq_server-X/sbin/rabbitmq-server
+    version = ""
+    for app in sorted(glob.glob(str(root / "plugins" / "rabbit-*" / "ebin" / "rabbit.app"))):
+        found = re.search(r'\{vsn,\s*"([^"]+)"\}', Path(app).read_text(errors="replace"))
+        version = found.group(1) if found else version
+    if not version and shutil.which("dpkg-query"):
+        version = first_line(["dpkg-query", "-W", "-f=${Version}", "rabbitmq-server"])
+    erlang = _erlang_version()
+    return " ".join(
+        part
+        for part in (f"RabbitMQ {version}" if version else "", erlang and f"({erlang})")
+        if part
+    )
+
+
+def _erlang_version() -> str:
+    erl = shutil.which("erl")
+    if erl is None:
+        return ""
+    releases = Path(os.path.realpath(erl)).parent.parent / "releases"
+    for otp in sorted(releases.glob("*/OTP_VERSION"), reverse=True):
+        return f"Erlang/OTP {otp.read_text().strip()}"
+    return ""
