@@ -221,8 +221,9 @@ class Infrastructure:
         async def open_one(name: str) -> None:
             resource, server = REGISTRY[name], self.servers[name]
             namespace = f"{prefix}_{name[:2]}"
-            self._namespaces[name] = namespace
             url = await resource.create_namespace(server, namespace)
+            # Recorded once created: a name that clashed is someone else's, never to be dropped.
+            self._namespaces[name] = namespace
             client, close = await resource.connect(url)
             self._closers.append(close)
             for published, value in resource.published(client).items():
