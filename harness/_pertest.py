@@ -23,6 +23,7 @@ from . import _accessors
 from ._config import LEAK_MODES, HarnessConfig, LeakMode
 from ._exceptions import LeakError, LeakWarning, TimeLimitExceededError
 from ._seeding import set_default_cleanup_timeout
+from .resources.redis import CLAIM_KEY
 
 __all__ = ["count_rows", "snapshot"]
 
@@ -249,7 +250,12 @@ async def _count_documents() -> Counts:
 
 
 async def _count_keys() -> Counts:
-    return {("redis", "keys"): int(await _accessors.redis().dbsize())}
+    # The namespace's claim key is the harness's own, not the test's: it is not counted.
+    async with _accessors.redis().pipeline(transaction=False) as pipe:
+        pipe.dbsize()
+        pipe.exists(CLAIM_KEY)
+        size, claim = await pipe.execute()
+    return {("redis", "keys"): int(size) - int(claim)}
 
 
 _COUNTERS: Mapping[str, Callable[[], Awaitable[Counts]]] = {
@@ -291,8 +297,9 @@ async def _describe_leaks(leaks: dict[tuple[str, str], tuple[int, int]]) -> str:
     for (store, name), (was, now) in leaks.items():
         left = now - was
         if store == "redis":
-            sample = [key async for key in _accessors.redis().scan_iter(count=100)][:10]
-            shown = ", ".join(k.decode() if isinstance(k, bytes) else str(k) for k in sample)
+            keys = [key async for key in _accessors.redis().scan_iter(count=100)]
+            names = [k.decode() if isinstance(k, bytes) else str(k) for k in keys]
+            shown = ", ".join([n for n in names if n != CLAIM_KEY][:10])
             lines.append(
                 f"  redis: {left} key{'s' * (left != 1)} left ({was} before, {now} after); "
                 f"keys now: {shown}"
