@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import hashlib
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -152,11 +153,17 @@ def assert_round_trip(
             ) from exc
 
 
-async def ensure_template(resource: PostgresResource, server: Server, config: HarnessConfig) -> str:
+async def ensure_template(
+    resource: PostgresResource, server: Server, config: HarnessConfig, *, private: bool = False
+) -> str:
     """Create the migrated template database unless this server already has it; return its name.
 
     The name carries a hash of the migration scripts, so an edited migration rebuilds it (this
     matters with reuse) and an unchanged one is never applied twice.
+
+    With *private* (a server the harness does not own, which concurrent runs share), the name
+    also carries a random token: the template is this run's alone, created without dropping
+    anything first, and the caller drops it when the run ends.
 
     :raises MigrationError: for two heads or a failing migration, with alembic's message.
     """
@@ -165,13 +172,20 @@ async def ensure_template(resource: PostgresResource, server: Server, config: Ha
     if not ini.is_file():
         alembic_config(ini)  # raises the MigrationError that names the setting
     name = f"harness_tpl_{_versions_hash(ini)}"
-    if server.extra.get("template") == name:
-        return name  # migrated already, from these very files
+    known = server.extra.get("template", "")
+    if known == name or (private and known.startswith(f"{name}_")):
+        return known  # migrated already, from these very files
     head = await anyio.to_thread.run_sync(single_head, ini)
+    if private:
+        name = f"{name}_{secrets.token_hex(4)}"
+        await resource.create_database(server, name)  # never over an existing one
+    else:
+        await resource.admin_execute(
+            server.url,
+            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+            f'CREATE DATABASE "{name}"',
+        )
     url = with_path(server.url, name)
-    await resource.admin_execute(
-        server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
-    )
     try:
         await anyio.to_thread.run_sync(upgrade, ini, url, _url_variables(config))
     except Exception as exc:

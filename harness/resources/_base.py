@@ -130,6 +130,10 @@ class Resource(ABC):
     async def prepare_server(self, server: Server, config: HarnessConfig) -> None:  # noqa: B027
         """Once per server, before namespaces (e.g. build the migrated template database)."""
 
+    async def release_server(self, server: Server) -> None:  # noqa: B027
+        """When the run is done with a server it does not own (external), which stays running:
+        remove what :meth:`prepare_server` made there. Namespaces are dropped separately."""
+
     @abstractmethod
     async def create_namespace(self, server: Server, name: str) -> str:
         """Create an isolated namespace *name* on *server*; return its URL."""

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import asyncpg
 
-from .._exceptions import ServerStartError
+from .._exceptions import HarnessError, ServerStartError
 from .._process import chown_to
 from ._base import Client, LaunchSpec, Resource, Server, testcontainers_class
-from ._urls import with_path
+from ._urls import address, with_path
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
@@ -111,19 +111,48 @@ class PostgresResource(Resource):
         return f"PostgreSQL {version.split()[0]}"
 
     async def prepare_server(self, server: Server, config: HarnessConfig) -> None:
-        if config.alembic_ini is not None:
-            from .._migrations import ensure_template
+        """Build the migrated template. On an external server it is the run's own
+        (``harness_tpl_<hash>_<token>``), so concurrent runs never drop each other's; it goes
+        in :meth:`release_server`."""
+        if config.alembic_ini is None:
+            return
+        from .._migrations import ensure_template
 
-            server.extra["template"] = await ensure_template(self, server, config)
+        private = server.backend == "external"
+        previous = server.extra.get("template")
+        server.extra["template"] = await ensure_template(self, server, config, private=private)
+        if private and previous and previous != server.extra["template"]:
+            await self.admin_execute(server.url, _drop(previous))  # a reused run's older one
+
+    async def release_server(self, server: Server) -> None:
+        """Drop the run's own template from an external server."""
+        template = server.extra.get("template")
+        if server.backend == "external" and template:
+            await self.admin_execute(server.url, _drop(template))
 
     async def create_namespace(self, server: Server, name: str) -> str:
-        template = server.extra.get("template")
-        sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
-        await self.admin_execute(server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', sql)
+        """Create database *name* (from the template): never over an existing one."""
+        await self.create_database(server, name, template=server.extra.get("template"))
         return with_path(server.url, name)
 
     async def drop_namespace(self, server: Server, name: str) -> None:
-        await self.admin_execute(server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await self.admin_execute(server.url, _drop(name))
+
+    async def create_database(self, server: Server, name: str, template: str | None = None) -> None:
+        """``CREATE DATABASE`` *name*; if it exists already, an error that changes nothing.
+
+        :raises HarnessError: naming the database and the fix.
+        """
+        sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+        try:
+            await self.admin_execute(server.url, sql)
+        except asyncpg.DuplicateDatabaseError as exc:
+            raise HarnessError(
+                f"PostgreSQL database {name} already exists on {address(server.url)}: the harness "
+                "creates a database of its own per session and never drops or changes what it "
+                "did not create. If it is a leftover of a killed run, `python -m harness reap` "
+                "drops it (or drop it yourself); otherwise rerun, the next name is random."
+            ) from exc
 
     async def admin_execute(self, url: str, *statements: str) -> None:
         """Run statements outside a transaction on the server's maintenance database."""
@@ -137,3 +166,7 @@ class PostgresResource(Resource):
     async def connect(self, url: str) -> Client:
         pool = await asyncpg.create_pool(url, min_size=1, max_size=10)
         return pool, pool.close
+
+
+def _drop(database: str) -> str:
+    return f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'
