@@ -11,9 +11,10 @@ from urllib.parse import unquote, urlsplit
 
 from motor.motor_asyncio import AsyncIOMotorClient
 
+from .._exceptions import HarnessError
 from .._ferretdb_build import ferretdb_binary
 from ._base import Client, LaunchSpec, Resource, Server, testcontainers_class
-from ._urls import with_path
+from ._urls import address, with_path
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
@@ -86,7 +87,20 @@ class MongoResource(Resource):
         return version
 
     async def create_namespace(self, server: Server, name: str) -> str:
-        return with_path(server.url, name)  # databases exist once written to
+        """Name database *name* (it exists once written to): never one that exists already."""
+        client = _client(server.url)
+        try:
+            existing = await client.list_database_names()
+        finally:
+            client.close()
+        if unquote(name) in existing:
+            raise HarnessError(
+                f"MongoDB database {name} already exists on {address(server.url)}: the harness "
+                "uses a database of its own per session and never drops or changes what it did "
+                "not create. If it is a leftover of a killed run, `python -m harness reap` drops "
+                "it (or drop it yourself); otherwise rerun, the next name is random."
+            )
+        return with_path(server.url, name)
 
     async def drop_namespace(self, server: Server, name: str) -> None:
         client = _client(server.url)
