@@ -165,6 +165,7 @@ class Infrastructure:
         async def start_one(name: str) -> None:
             provider = BACKENDS[choices[name].backend]
             server = await provider.start(REGISTRY[name], self.config, on_record)
+            provider.attach(server)
             await REGISTRY[name].prepare_server(server, self.config)
             on_record(server)
             self.servers[name] = server
@@ -225,8 +226,9 @@ class Infrastructure:
         async def open_one(name: str) -> None:
             resource, server = REGISTRY[name], self.servers[name]
             namespace = f"{prefix}-{name}"
-            self._namespaces[name] = namespace
             url = await resource.create_namespace(server, namespace)
+            # Recorded once created: a name that clashed is someone else's, never to be dropped.
+            self._namespaces[name] = namespace
             client, close = await resource.connect(url, self.config)
             self._closers.append(close)
             counter = await resource.open_leak_counter(url, client)

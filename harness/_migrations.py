@@ -264,16 +264,14 @@ def template_name(config: HarnessConfig) -> str:
 async def ensure_template(
     url: str, name: str, config: HarnessConfig, admin_execute: AdminExecute
 ) -> None:
-    """Create the migrated template database *name* on the server at *url*.
+    """Migrate the empty database *name* on the server at *url* into the template (dropped
+    again when the migration fails).
 
     :raises MigrationError: for two heads or a failing migration, with alembic's message.
     """
     assert config.alembic_ini is not None
     ini = config.alembic_ini
     template = with_path(url, name)
-    await admin_execute(
-        url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
-    )
     try:
         await anyio.to_thread.run_sync(
             lambda: run_alembic(

@@ -18,7 +18,7 @@ from harness._config import HarnessConfig
 from harness._ferretdb_build import cache_dir
 from harness._infra import Infrastructure, reap
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.external_servers"]
 
 InnerRun = Callable[..., pytest.RunResult]
 CACHE_DIR = str(cache_dir())  # read now: pytester points HOME at its tmp dir during a test

@@ -43,4 +43,5 @@ class Backend(ABC):
         """Give a server read from a run record (or just started) its runtime parts; returns
         this backend, for chaining."""
         server.commands = self.commands(server)
+        server.owned = self.owns_servers
         return self

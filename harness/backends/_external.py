@@ -1,19 +1,26 @@
 """The external backend: servers someone else runs (CI service containers, a shared dev box).
 
-The harness only creates and removes its own namespaces there; it never stops the server.
+The harness only creates and removes its own namespaces there (and what a resource prepares for
+the run, like PostgreSQL's migrated template); it never stops the server.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
+import anyio
+
 from .._config import HarnessConfig
 from .._readiness import wait_ready
-from ..resources import Resource, Server
+from ..resources import REGISTRY, Resource, Server
 from ._base import Backend, OnRecord
 
 __all__ = ["ExternalBackend"]
+
+RELEASE_TIMEOUT = 15.0
+logger = logging.getLogger("harness")
 
 
 class ExternalBackend(Backend):
@@ -43,4 +50,19 @@ class ExternalBackend(Backend):
         return True
 
     def stop(self, server: Server) -> None:
-        return None
+        """Leave the server running; remove what the run prepared on it (bounded, errors logged).
+
+        Called where no event loop runs (a worker thread, session start, the CLI)."""
+        resource = REGISTRY.get(server.resource)
+        if resource is None:
+            return
+        self.attach(server)
+
+        async def release() -> None:
+            with anyio.fail_after(RELEASE_TIMEOUT):
+                await resource.release_server(server)
+
+        try:
+            anyio.run(release)
+        except Exception:
+            logger.warning("harness: releasing %s failed", server.resource, exc_info=True)

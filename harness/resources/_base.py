@@ -69,6 +69,10 @@ class Server:
     commands: CommandRunner | None = field(default=None, repr=False, compare=False)
     """How to run a command where the server runs; ``None`` on a server the harness does not
     run (the external backend). Attached by the backend, not recorded."""
+    owned: bool = field(default=True, repr=False, compare=False)
+    """Whether the harness runs this server (local, docker). On one it does not own (external),
+    which other runs may share, it creates only names of its own and drops only what it made.
+    Attached by the backend, not recorded."""
 
     async def run(self, argv: Sequence[str], *, timeout: float = 60.0) -> str:
         """Run *argv* where the server runs (``rabbitmqctl``, ``psql``...); return its output.
@@ -87,16 +91,20 @@ class Server:
         return output
 
     def to_json(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "commands"}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _RUNTIME}
         data["processes"] = [{"pid": p.pid, "create_time": p.create_time} for p in self.processes]
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Server:
-        known = {f.name for f in fields(cls)} - {"commands"}
+        known = {f.name for f in fields(cls)} - _RUNTIME
         values = {key: value for key, value in data.items() if key in known}
         values["processes"] = [ProcessRecord(**p) for p in values.get("processes", [])]
         return cls(**values)
+
+
+_RUNTIME = {"commands", "owned"}
+"""Server fields the backend attaches at run time, not kept in the run record."""
 
 
 @dataclass
@@ -232,6 +240,10 @@ class Resource(ABC):
 
     async def prepare_server(self, server: Server, config: HarnessConfig) -> None:  # noqa: B027
         """Once per server, before namespaces (e.g. build the migrated template database)."""
+
+    async def release_server(self, server: Server) -> None:  # noqa: B027
+        """When the run is done with a server it does not own (external), which stays running:
+        remove what :meth:`prepare_server` made there. Namespaces are dropped separately."""
 
     @abstractmethod
     async def create_namespace(self, server: Server, name: str) -> str:

@@ -12,11 +12,11 @@ from urllib.parse import unquote, urlsplit
 
 import anyio
 
-from .._exceptions import BackendUnavailableError
+from .._exceptions import BackendUnavailableError, HarnessError
 from .._ferretdb_build import SOURCE as FERRETDB_SOURCE
 from .._ferretdb_build import ferretdb_binary
 from .._process import first_line
-from .._urls import with_path
+from .._urls import address, with_path
 from ._base import Client, LaunchSpec, LeakCounter, Resource, Server, testcontainers_class
 
 if TYPE_CHECKING:
@@ -109,7 +109,20 @@ class MongoResource(Resource):
         return version
 
     async def create_namespace(self, server: Server, name: str) -> str:
-        return with_path(server.url, name)  # databases exist once written to
+        """Name database *name* (it exists once written to): never one that exists already."""
+        client, close = _open(server.url, "auto")
+        try:
+            existing = await client.list_database_names()
+        finally:
+            await close()
+        if unquote(name) in existing:
+            raise HarnessError(
+                f"MongoDB database {name} already exists on {address(server.url)}: the harness "
+                "uses a database of its own per session and never drops or changes what it did "
+                "not create. If it is a leftover of a killed run, `python -m harness reap` drops "
+                "it (or drop it yourself); otherwise rerun, the next name is random."
+            )
+        return with_path(server.url, name)
 
     async def drop_namespace(self, server: Server, name: str) -> None:
         client, close = _open(server.url, "auto")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import secrets
 import shutil
 import signal
 import subprocess
@@ -12,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .._exceptions import ServerStartError
+from .._exceptions import HarnessError, ServerStartError
 from .._process import chown_to, first_line
-from .._urls import with_path
+from .._urls import address, with_path
 from ._base import Client, LaunchSpec, LeakCounter, Resource, Server, testcontainers_class
 
 if TYPE_CHECKING:
@@ -118,22 +119,57 @@ class PostgresResource(Resource):
         return f"PostgreSQL {version.split()[0]}"
 
     async def prepare_server(self, server: Server, config: HarnessConfig) -> None:
-        if config.alembic_ini is not None:
-            from .._migrations import ensure_template, template_name
+        """Build the migrated template. On a server the harness does not own it is the run's
+        own (``harness_tpl_<hash>_<token>``), so concurrent runs never drop each other's; it goes
+        in :meth:`release_server`."""
+        if config.alembic_ini is None:
+            return
+        from .._migrations import ensure_template, template_name
 
-            name = template_name(config)
-            if server.extra.get("template") != name:  # not migrated yet, from these very files
-                await ensure_template(server.url, name, config, self.admin_execute)
-                server.extra["template"] = name
+        name, previous = template_name(config), server.extra.get("template", "")
+        if previous == name or (not server.owned and previous.startswith(f"{name}_")):
+            return  # migrated already, from these very files
+        if server.owned:
+            await self.admin_execute(server.url, _drop(name))
+        else:
+            name = f"{name}_{secrets.token_hex(4)}"
+        await self.create_database(server, name)  # never over an existing one
+        await ensure_template(server.url, name, config, self.admin_execute)
+        server.extra["template"] = name
+        if not server.owned and previous:
+            await self.admin_execute(server.url, _drop(previous))  # a reused run's older one
+
+    async def release_server(self, server: Server) -> None:
+        """Drop the run's own template from a server the harness does not own."""
+        template = server.extra.get("template")
+        if not server.owned and template:
+            await self.admin_execute(server.url, _drop(template))
 
     async def create_namespace(self, server: Server, name: str) -> str:
-        template = server.extra.get("template")
-        sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
-        await self.admin_execute(server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', sql)
+        """Create database *name* (from the template): never over an existing one."""
+        await self.create_database(server, name, template=server.extra.get("template"))
         return with_path(server.url, name)
 
     async def drop_namespace(self, server: Server, name: str) -> None:
-        await self.admin_execute(server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await self.admin_execute(server.url, _drop(name))
+
+    async def create_database(self, server: Server, name: str, template: str | None = None) -> None:
+        """``CREATE DATABASE`` *name*; if it exists already, an error that changes nothing.
+
+        :raises HarnessError: naming the database and the fix.
+        """
+        import asyncpg
+
+        sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+        try:
+            await self.admin_execute(server.url, sql)
+        except asyncpg.DuplicateDatabaseError as exc:
+            raise HarnessError(
+                f"PostgreSQL database {name} already exists on {address(server.url)}: the harness "
+                "creates a database of its own per session and never drops or changes what it "
+                "did not create. If it is a leftover of a killed run, `python -m harness reap` "
+                "drops it (or drop it yourself); otherwise rerun, the next name is random."
+            ) from exc
 
     async def admin_execute(self, url: str, *statements: str) -> None:
         """Run statements outside a transaction on the server's maintenance database."""
@@ -210,3 +246,7 @@ class RowCounter(LeakCounter):
 
     async def aclose(self) -> None:
         await self._connection.close()
+
+
+def _drop(database: str) -> str:
+    return f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'

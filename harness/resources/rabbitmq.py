@@ -19,10 +19,11 @@ import anyio
 
 from .._exceptions import HarnessError
 from .._process import first_line, free_port
-from .._urls import with_path
+from .._urls import address, with_path
 from ._base import Client, LaunchSpec, Resource, Server, testcontainers_class
 
 if TYPE_CHECKING:
+    import httpx
     from testcontainers.core.container import DockerContainer
 
     from .._config import HarnessConfig
@@ -110,10 +111,14 @@ class RabbitMQResource(Resource):
             await connection.close()
         return f"RabbitMQ {version.decode() if isinstance(version, bytes) else version}"
 
+    async def prepare_server(self, server: Server, config: HarnessConfig) -> None:
+        if server.commands is None:  # recorded: `harness reap` may run without the variable
+            server.extra.setdefault("management_url", _management_url(server.url))
+
     async def create_namespace(self, server: Server, name: str) -> str:
         user = unquote(urlsplit(server.url).username or USER)
         if server.commands is None:  # a broker the harness does not run: its HTTP API
-            await _management_api(server, (["add_vhost", name], ["set_permissions", name, user]))
+            await _management_add_vhost(server, name, user)
         elif not await _add_vhost_in_one_call(server, name, user):
             await server.run(["rabbitmqctl", "-q", "add_vhost", name])
             await server.run(
@@ -123,7 +128,8 @@ class RabbitMQResource(Resource):
 
     async def drop_namespace(self, server: Server, name: str) -> None:
         if server.commands is None:
-            await _management_api(server, (["delete_vhost", name],), ok_missing=True)
+            async with _management_client(server) as api:
+                await _management_call(api, "DELETE", f"/api/vhosts/{quote(name, safe='')}")
             return
         try:
             await server.run(["rabbitmqctl", "-q", "delete_vhost", name])
@@ -185,37 +191,75 @@ async def _add_vhost_in_one_call(server: Server, vhost: str, user: str) -> bool:
     return True
 
 
-async def _management_api(
-    server: Server, commands: tuple[list[str], ...], *, ok_missing: bool = False
-) -> None:
-    """A broker the harness does not run: its management HTTP API
-    (``HARNESS_RABBITMQ_MANAGEMENT_URL``, else port 15672 of the broker's host)."""
+def _management_url(url: str) -> str:
+    return (
+        os.environ.get("HARNESS_RABBITMQ_MANAGEMENT_URL")
+        or f"http://{urlsplit(url).hostname}:15672"
+    )
+
+
+def _management_client(server: Server) -> httpx.AsyncClient:
+    """The management HTTP API of a broker the harness does not run, as the URL's user."""
     import httpx
 
     parts = urlsplit(server.url)
-    base = os.environ.get("HARNESS_RABBITMQ_MANAGEMENT_URL") or f"http://{parts.hostname}:15672"
+    base = server.extra.get("management_url") or _management_url(server.url)
     auth = (unquote(parts.username or ""), unquote(parts.password or ""))
-    async with httpx.AsyncClient(base_url=base, auth=auth, timeout=10) as http:
-        for command in commands:
-            vhost = quote(command[1], safe="")
-            if command[0] == "add_vhost":
-                response = await http.put(f"/api/vhosts/{vhost}")
-            elif command[0] == "set_permissions":
-                body = {"configure": ".*", "write": ".*", "read": ".*"}
-                response = await http.put(
-                    f"/api/permissions/{vhost}/{quote(auth[0], safe='')}", json=body
-                )
-            else:
-                response = await http.delete(f"/api/vhosts/{vhost}")
-            if response.status_code == 404 and ok_missing:
-                continue
-            if response.is_error:
-                raise HarnessError(
-                    f"RabbitMQ management API {response.request.method} {response.request.url.path} "
-                    f"answered {response.status_code}: {response.text[:200]}. The external backend "
-                    "needs the management plugin; set HARNESS_RABBITMQ_MANAGEMENT_URL if it is not "
-                    f"at {base}."
-                )
+    return httpx.AsyncClient(base_url=base, auth=auth, timeout=10)
+
+
+async def _management_add_vhost(server: Server, vhost: str, user: str) -> None:
+    """Create *vhost* and grant *user* on it; a vhost that exists is an error touching nothing.
+
+    The API's PUT creates or updates: a GET first refuses an existing vhost, and the PUT's
+    status (201 created, 204 existed) catches one created in between.
+    """
+    path = f"/api/vhosts/{quote(vhost, safe='')}"
+    async with _management_client(server) as api:
+        existing = await api.get(path)
+        if existing.status_code != 404:
+            _raise_for(existing, api)
+            raise _vhost_exists(server, vhost)
+        if (await _management_call(api, "PUT", path)).status_code != 201:
+            raise _vhost_exists(server, vhost)
+        body = {"configure": ".*", "write": ".*", "read": ".*"}
+        grant = f"/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}"
+        try:
+            await _management_call(api, "PUT", grant, body)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await api.delete(path)  # ours: created just now
+            raise
+
+
+def _vhost_exists(server: Server, vhost: str) -> HarnessError:
+    return HarnessError(
+        f"RabbitMQ vhost {vhost} already exists on {address(server.url)}: the harness creates a "
+        "vhost of its own per session and never drops or changes what it did not create. If it "
+        "is a leftover of a killed run, `python -m harness reap` drops it (or delete it "
+        "yourself); otherwise rerun, the next name is random."
+    )
+
+
+async def _management_call(
+    api: httpx.AsyncClient, method: str, path: str, body: dict[str, str] | None = None
+) -> httpx.Response:
+    """One API call; a 404 on DELETE means gone already (dropping is idempotent)."""
+    response = await api.request(method, path, json=body)
+    if not (method == "DELETE" and response.status_code == 404):
+        _raise_for(response, api)
+    return response
+
+
+def _raise_for(response: httpx.Response, api: httpx.AsyncClient) -> None:
+    if response.is_error:
+        raise HarnessError(
+            f"RabbitMQ management API {response.request.method} {response.request.url.path} "
+            f"answered {response.status_code}: {response.text[:200]}. The external backend "
+            "needs the management plugin and a user tagged `administrator` in "
+            "HARNESS_RABBITMQ_URL; set HARNESS_RABBITMQ_MANAGEMENT_URL if the API is not at "
+            f"{api.base_url}."
+        )
 
 
 def _installed_version(path: str) -> str:
