@@ -173,5 +173,5 @@ def test_alembic_revision_names_the_file_by_the_template(tmp_path: Path) -> None
     match = REVISION_FILE_NAME.fullmatch(name)
     assert match is not None, name
     assert match["rev_slug"] == f"{head}_courier_vehicles", name
-    made = datetime(*(int(match[part]) for part in ("year", "month", "day", "hour", "minute")))
+    made = datetime.strptime(name[:15], "%Y_%m_%d_%H%M")
     assert before <= made <= after, f"{name}: not stamped with the UTC time it was made"
