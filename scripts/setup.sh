@@ -59,8 +59,9 @@ if [ ${#missing[@]} -gt 0 ]; then
         $SUDO chmod +x /usr/sbin/policy-rc.d; created_policy=1
     fi
     trap '[ -n "$created_policy" ] && $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt=($SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300)
+    "${apt[@]}" update -qq
+    "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
     say "postgresql, redis-server, rabbitmq-server already installed"
 fi

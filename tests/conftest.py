@@ -17,11 +17,24 @@ import pytest
 from harness._config import HarnessConfig
 from harness._ferretdb_build import cache_dir
 from harness._infra import Infrastructure, reap
+from harness.resources import REGISTRY
 
 pytest_plugins = ["pytester", "tests.external_servers"]
 
 InnerRun = Callable[..., pytest.RunResult]
 CACHE_DIR = str(cache_dir())  # read now: pytester points HOME at its tmp dir during a test
+
+
+# A run that starts servers of its own starts local ones, whatever backend this session uses (CI
+# also runs the suite on Docker and on external servers): the tests of such runs check local
+# processes. An inherited HARNESS_<RESOURCE>_URL would make it use that server instead.
+RESOURCE_URLS = frozenset(resource.url_env for resource in REGISTRY.values())
+
+
+def own_servers_env(env: Mapping[str, str]) -> dict[str, str]:
+    """*env* for a pytest run on its own (not joined to this session's), on local servers."""
+    dropped = {*RESOURCE_URLS, "HARNESS_RUN_KEY"}
+    return {**{k: v for k, v in env.items() if k not in dropped}, "HARNESS_BACKEND": "local"}
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +51,7 @@ def inner_pytest(pytester: pytest.Pytester, inner_env: dict[str, str]) -> Iterat
     """Run pytest in a subprocess inside ``pytester.path``, joined to this session's servers.
 
     ``inner_pytest("-q", env={...}, timeout=120)``; pass ``join=False`` for a run that must start
-    its own servers.
+    its own servers (local ones: see :func:`own_servers_env`).
     """
 
     def run(
@@ -57,6 +70,10 @@ def inner_pytest(pytester: pytest.Pytester, inner_env: dict[str, str]) -> Iterat
                 "PYTEST_ADDOPTS",
             ):
                 patch.delenv(key, raising=False)
+            if not join:
+                for key in RESOURCE_URLS:
+                    patch.delenv(key, raising=False)
+                extra = {"HARNESS_BACKEND": "local", **extra}
             for key, value in extra.items():
                 patch.setenv(key, value)
             return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=timeout)

@@ -96,7 +96,7 @@ def harness_help() -> dict[str, str]:
 
 def test_mkdocs_build_strict(tmp_path: Path) -> None:
     assert shutil.which("mkdocs") or _importable("mkdocs"), (
-        "mkdocs is not installed: pip install -e '.[dev]' (mkdocs-material, mkdocstrings[python])"
+        "mkdocs is not installed: pip install -e . --group dev (mkdocs-material, mkdocstrings[python])"
     )
     result = run(
         sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")
@@ -292,10 +292,19 @@ def test_documented_alembic_revision_command(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    created = re.search(r"`(shared/migrations/versions/[\w.]+)`", page("guide.md"))
+    # the documented name, with the creation time in front of `<rev>_<slug>.py`
+    created = re.search(
+        r"`shared/migrations/versions/\d{4}_\d\d_\d\d_\d{4}-([\w.]+)`", page("guide.md")
+    )
     assert created is not None
-    revision = tmp_path / created[1]
-    assert revision.is_file(), sorted(p.name for p in revision.parent.iterdir())
+    versions = tmp_path / "shared" / "migrations" / "versions"
+    made = sorted(
+        versions.glob(
+            f"[0-9][0-9][0-9][0-9]_[0-9][0-9]_[0-9][0-9]_[0-9][0-9][0-9][0-9]-{created[1]}"
+        )
+    )
+    assert len(made) == 1, sorted(p.name for p in versions.iterdir())
+    revision = made[0]
     text = revision.read_text()
     assert f"down_revision: str | None = {head!r}" in text  # chained onto the current head
     assert single_head(ini) != head  # and now the one head
@@ -303,7 +312,7 @@ def test_documented_alembic_revision_command(tmp_path: Path) -> None:
     # a second revision on the same parent: the message the guide quotes
     other = re.sub(r"^revision: str = .*$", "revision: str = '0003b'", text, flags=re.M)
     assert other != text
-    (revision.parent / "0003b_other.py").write_text(other)
+    (revision.parent / "2026_12_01_1204-0003b_other.py").write_text(other)
     with pytest.raises(MigrationError) as raised:
         single_head(ini)
     message = normalise(str(raised.value))

@@ -20,6 +20,8 @@ from harness._exceptions import ServerDiedError
 from harness._infra import Infrastructure, reap
 from harness._state import RunRecord
 
+from .conftest import own_servers_env
+
 pytestmark = pytest.mark.anyio
 
 ALL = ("rabbitmq", "postgres", "mongo", "redis")
@@ -163,9 +165,7 @@ PYTEST = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider"]
 
 def own_run_env(state: Path, **extra: str) -> dict[str, str]:
     """Environment of a pytest that runs on its own, not joined to this session's run."""
-    env = {**os.environ, "HARNESS_STATE_DIR": str(state), **extra}
-    env.pop("HARNESS_RUN_KEY", None)
-    return env
+    return own_servers_env({**os.environ, "HARNESS_STATE_DIR": str(state), **extra})
 
 
 def run_pytest(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
