@@ -20,6 +20,7 @@ from typing import Any
 
 import anyio
 
+from ._blocking import run_blocking
 from ._config import HarnessConfig
 from ._exceptions import HarnessError, ServerDiedError, ServerStartError
 from ._readiness import log_tail, wait_ready
@@ -352,7 +353,7 @@ def reap(config: HarnessConfig, skip: str = "") -> list[str]:
         backend = BACKENDS[server.backend].attach(server)
         if namespaces and not backend.owns_servers:
             # Called where no event loop runs (session start, or a worker thread): its own loop.
-            anyio.run(_drop_namespaces, server, namespaces)
+            run_blocking(_drop_namespaces, server, namespaces)
         backend.stop(server)
 
     return reap_orphans(

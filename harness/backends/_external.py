@@ -12,6 +12,7 @@ import time
 
 import anyio
 
+from .._blocking import run_blocking
 from .._config import HarnessConfig
 from .._readiness import wait_ready
 from ..resources import REGISTRY, Resource, Server
@@ -33,7 +34,7 @@ class ExternalBackend(Backend):
         version = await wait_ready(
             lambda: resource.probe(url),
             what=f"{resource.title} at {resource.url_env}",
-            timeout=min(config.startup_timeout, 30.0),
+            timeout=config.startup_timeout,
             hint=f"check that the server runs and that {resource.url_env} has the right host, "
             "port and credentials.",
         )
@@ -63,6 +64,6 @@ class ExternalBackend(Backend):
                 await resource.release_server(server)
 
         try:
-            anyio.run(release)
+            run_blocking(release)
         except Exception:
             logger.warning("harness: releasing %s failed", server.resource, exc_info=True)
