@@ -159,7 +159,11 @@ def default_state_dir() -> Path:
         return Path(tempfile.gettempdir()) / f"harness-{os.getuid()}"
     import getpass  # no uids (Windows): the login name
 
-    return Path(tempfile.gettempdir()) / f"harness-{getpass.getuser()}"
+    try:
+        user = getpass.getuser()
+    except (ImportError, KeyError, OSError):  # no login name known either
+        user = "user"
+    return Path(tempfile.gettempdir()) / f"harness-{user}"
 
 
 def parse_config(

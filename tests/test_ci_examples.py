@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from harness._config import BACKEND_CHOICES as BACKENDS, OPTIONS
+from harness._config import BACKEND_CHOICES as BACKENDS
+from harness._config import OPTIONS
 from harness.resources import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]

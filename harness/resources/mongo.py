@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 import anyio
 
+from .._binaries import HOMEBREW, search_dirs, which_all
 from .._exceptions import BackendUnavailableError, HarnessError
 from .._ferretdb_build import SOURCE as FERRETDB_SOURCE
 from .._ferretdb_build import ferretdb_binary
@@ -40,9 +41,9 @@ class MongoResource(Resource):
     leak_units = ("collection", "document")
 
     def find_binaries(self) -> dict[str, str] | None:
-        mongod = shutil.which("mongod")
+        mongod = which_all(("mongod",), search_dirs(*(f"{p}/bin" for p in HOMEBREW)))
         if mongod:
-            return {"mongod": mongod}
+            return mongod
         ferretdb = ferretdb_binary()
         return {"ferretdb": str(ferretdb)} if ferretdb else None
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import glob
 import secrets
-import shutil
 import signal
 import subprocess
 from collections.abc import Mapping
@@ -13,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._binaries import HOMEBREW, install_hint, search_dirs, which_all
 from .._exceptions import HarnessError, ServerStartError
 from .._process import chown_to, first_line
 from .._urls import address, with_path
@@ -46,17 +45,23 @@ class PostgresResource(Resource):
     name = "postgres"
     title = "PostgreSQL"
     image = "postgres:17.4-alpine"
-    install_hint = "apt-get install postgresql  (or set HARNESS_POSTGRES_URL)"
+    install_hint = install_hint(
+        apt="apt-get install postgresql",
+        brew="brew install postgresql@17",
+        url_env="HARNESS_POSTGRES_URL",
+    )
     url_scheme = "postgresql"
     refuses_root = True
     leak_units = ("table", "row")
 
     def find_binaries(self) -> dict[str, str] | None:
-        for directory in [None, *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]:
-            found = {b: shutil.which(b, path=directory) for b in ("initdb", "postgres")}
-            if all(found.values()):
-                return {k: v for k, v in found.items() if v}
-        return None
+        dirs = search_dirs(
+            "/usr/lib/postgresql/*/bin",  # Debian, Ubuntu: the server is not on PATH
+            *(f"{prefix}/opt/postgresql@*/bin" for prefix in HOMEBREW),
+            *(f"{prefix}/opt/postgresql/bin" for prefix in HOMEBREW),
+            "/Applications/Postgres.app/Contents/Versions/latest/bin",
+        )
+        return which_all(("initdb", "postgres"), dirs)
 
     def version_of(self, binaries: Mapping[str, str]) -> str:
         return first_line([binaries["postgres"], "--version"])
