@@ -25,6 +25,7 @@ from ._exceptions import HarnessError
 from ._ferretdb_build import SOURCE as FERRETDB_SOURCE
 from ._state import RunRecord
 from .backends import PROVIDERS, choose, docker_status
+from .backends._docker import docker_info
 from .resources import REGISTRY, Resource
 from .resources._urls import address, redact
 
@@ -263,7 +264,7 @@ def render(diagnosis: Diagnosis) -> list[str]:
     lines = [
         f"harness doctor: project {config.rootdir} (backend: {config.backend})",
         "",
-        f"Docker       {detail if not available else detail + ' (daemon answers)'}",
+        f"Docker       {docker_info().describe() if available else detail}",
         f"Go           {f'{go.version} at {go.path}' if go else 'not found'}"
         + ("" if go else f"  (needed only to build FerretDB: {_sudo(GO_INSTALL)})"),
     ]

@@ -72,7 +72,11 @@ class MongoResource(Resource):
 
     def container_url(self, container: DockerContainer, secret: str) -> str:
         host = container.get_container_host_ip()
-        return f"mongodb://{USER}:{secret}@{host}:{container.get_exposed_port(27017)}/?authSource=admin"
+        port = container.get_exposed_port(27017)
+        url = f"mongodb://{USER}:{secret}@{host}:{port}/?authSource=admin"
+        # FerretDB v1 without its experimental SCRAM support offers only PLAIN (and checks no
+        # password); drivers would pick SCRAM and be refused. Use what the server offers.
+        return url + "&authMechanism=PLAIN" if _offers_only_plain(host, port) else url
 
     async def probe(self, url: str) -> str:
         client = _client(url, timeout_ms=2000)
@@ -103,6 +107,21 @@ class MongoResource(Resource):
             client.close()
 
         return database, close
+
+
+def _offers_only_plain(host: str, port: int) -> bool:
+    """Whether the server offers only the PLAIN mechanism to the harness's user (blocking: a
+    started container's URL is built in a worker thread)."""
+    from pymongo import MongoClient
+
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        host, port, directConnection=True, serverSelectionTimeoutMS=10000
+    )
+    try:
+        hello = client.admin.command("hello", saslSupportedMechs=f"admin.{USER}")
+    finally:
+        client.close()
+    return list(hello.get("saslSupportedMechs", [])) == ["PLAIN"]
 
 
 def _client(url: str, timeout_ms: int = 10000) -> AsyncIOMotorClient[dict[str, Any]]:
