@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import secrets
 import time
@@ -48,6 +49,7 @@ __all__ = [
 LABEL = "dev.harness.run"
 CLIENT_TIMEOUT = 60
 LOG_LINES = 30
+POLL_INTERVAL = 0.25
 logger = logging.getLogger("harness")
 
 
@@ -153,6 +155,10 @@ def configure_container(
     from ._docker_client import HarnessDockerClient, use_client
 
     testcontainers_config.ryuk_disabled = True  # the harness reaps its own containers
+    # The modules' own readiness checks (inside ``start()``) obey harness_startup_timeout too,
+    # polling 4 times a second rather than testcontainers' once (its default bound is 120 s).
+    testcontainers_config.sleep_time = POLL_INTERVAL
+    testcontainers_config.max_tries = max(1, math.ceil(config.startup_timeout / POLL_INTERVAL))
     options = {"version": api_version, "timeout": CLIENT_TIMEOUT}
     container = resource.container(image_for(resource, config), secret, docker_client_kw=options)
     use_client(container, HarnessDockerClient(plan, on_created, **options))
@@ -193,11 +199,13 @@ def _ensure_image(client: Any, resource: Resource, image: str) -> None:
         ) from None
 
 
-def _short(exc: BaseException, limit: int = 200) -> str:
-    """The daemon's reason, one line: docker-py's ``explanation`` when it has one."""
+def _short(exc: BaseException, limit: int = 240) -> str:
+    """The daemon's reason, one line: docker-py's ``explanation`` when it has one. The daemon
+    chains causes ("driver failed ...: Error starting userland proxy: ...: bind: cannot assign
+    requested address"), the root cause last: a long one keeps its end."""
     text = str(getattr(exc, "explanation", None) or exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
-    return line if len(line) <= limit else line[: limit - 3] + "..."
+    return line if len(line) <= limit else "..." + line[-(limit - 3) :]
 
 
 def _logs(client: Any, container_id: str | None) -> str:
@@ -252,7 +260,8 @@ class DockerProvider(Provider):
             except HarnessError:
                 raise
             except Exception as exc:
-                raise _start_failure(resource, image, name, exc, _logs(client, name)) from exc
+                logs = _logs(client, name)
+                raise _start_failure(resource, image, name, exc, logs, config) from exc
 
         try:
             server.url = await anyio.to_thread.run_sync(run)
@@ -298,15 +307,26 @@ class DockerProvider(Provider):
 
 
 def _start_failure(
-    resource: Resource, image: str, name: str, exc: BaseException, logs: str
+    resource: Resource,
+    image: str,
+    name: str,
+    exc: BaseException,
+    logs: str,
+    config: HarnessConfig,
 ) -> ServerStartError:
     """A container that did not start, as one error: what, why, and its log."""
-    error = ServerStartError(
-        f"{resource.title} container {name} ({image}) did not start: "
-        f"{type(exc).__name__}: {_short(exc)}.\nHint: an image other than the official one must "
-        "honour its environment variables and command (see its log below), or run with "
-        "--harness-backend=local."
-    )
+    what = f"{resource.title} container {name} ({image})"
+    if isinstance(exc, TimeoutError):  # testcontainers' readiness check gave up
+        error = ServerStartError(
+            f"{what} did not answer within {config.startup_timeout:.0f} s: {_short(exc)}\n"
+            "Hint: see its log below; raise harness_startup_timeout if the machine is slow."
+        )
+    else:
+        error = ServerStartError(
+            f"{what} did not start: {type(exc).__name__}: {_short(exc)}.\nHint: an image other "
+            "than the official one must honour its environment variables and command (see its "
+            "log below), or run with --harness-backend=local."
+        )
     if logs:
         error.add_note(f"Last lines of `docker logs {name}`:\n{logs}")
     return error
