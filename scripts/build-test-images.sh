@@ -83,9 +83,20 @@ rootfs() {
     )
     tar -C "$work/root" --numeric-owner -cf "$work/rootfs.tar" .
     mv "$work/rootfs.tar" "$tarball"
+    find "$CACHE" -maxdepth 1 -name "rootfs-$name-*.tar" ! -path "$tarball" -delete  # superseded
     remove_tree "$work"
     say "$name: root filesystem cached ($(du -h "$tarball" | cut -f1)): $tarball"
     echo "$tarball"
+}
+
+# Remove the images of superseded recipes (their tags are other hashes).
+prune() {
+    local image=$1 key=$2 tag
+    for tag in $(docker images "$image" --format '{{.Tag}}'); do
+        if [ "$tag" != "$key" ] && [ "$tag" != "stand-in" ]; then
+            docker rmi "$image:$tag" >/dev/null || true
+        fi
+    done
 }
 
 build() {
@@ -119,6 +130,7 @@ build() {
     docker import "${changes[@]}" "$assembled" "$image:$key" >/dev/null
     rm -f "$assembled"
     docker tag "$image:$key" "$image:stand-in"
+    prune "$image" "$key"
     say "$name: built $image:stand-in ($key, $(docker image inspect -f '{{.Size}}' "$image:$key" | numfmt --to=iec))"
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from harness.backends._docker import (
 from harness.backends._docker_network import plan_network
 from harness.plugin import CONFIG_KEY
 from harness.resources import REGISTRY, Server
+from tests.test_cli import Up, harness
 
 pytestmark = [pytest.mark.backend("docker"), pytest.mark.anyio]
 
@@ -298,3 +300,37 @@ def test_an_interrupted_run_leaves_no_container(
         output
     )
     assert not list((tmp_path / "state" / "runs").glob("*.json"))
+
+
+# -- harness up ------------------------------------------------------------------------------------
+def _existing(ids: list[str]) -> list[str]:
+    return [i for i in ids if docker_client().containers.list(all=True, filters={"id": i})]
+
+
+def _up_ready(tmp_path: Path) -> tuple[Up, list[str]]:
+    up = Up(tmp_path, "--resources", "redis,postgres")
+    up.wait_ready()
+    assert re.search(r"harness: redis +docker +Redis ", up.stderr), up.stderr
+    assert re.search(r"harness: postgres +docker +PostgreSQL ", up.stderr), up.stderr
+    ids = [s.container_id or "" for s in up.record().load().servers.values()]
+    assert len(_running(ids)) == 2
+    return up, ids
+
+
+def test_harness_up_stops_its_containers_on_sigterm(tmp_path: Path) -> None:
+    up, ids = _up_ready(tmp_path)
+    try:
+        assert up.stop(signal.SIGTERM) == 0, up.stderr
+    finally:
+        up.kill()
+    assert not _existing(ids)
+
+
+def test_harness_reap_removes_the_containers_of_a_killed_up(tmp_path: Path) -> None:
+    up, ids = _up_ready(tmp_path)
+    up.kill()
+    assert len(_running(ids)) == 2, "precondition: orphaned containers"
+    reaped = harness("reap", tmp_path=tmp_path)
+    assert "harness reap: stopped redis (docker) of run" in reaped.stdout
+    assert "harness reap: stopped postgres (docker) of run" in reaped.stdout
+    assert not _existing(ids)

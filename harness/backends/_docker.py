@@ -13,18 +13,21 @@ name (known before it is created) and id (recorded before it is started).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
+import anyio.lowlevel
 
 from .._config import HarnessConfig
 from .._exceptions import BackendUnavailableError, HarnessError, ServerStartError
@@ -46,6 +49,7 @@ __all__ = [
     "image_for",
 ]
 
+T = TypeVar("T")
 LABEL = "dev.harness.run"
 CLIENT_TIMEOUT = 60
 LOG_LINES = 30
@@ -147,9 +151,15 @@ def configure_container(
     api_version: str,
     name: str | None = None,
     on_created: Callable[[str], None] | None = None,
+    abandoned: Callable[[], bool] = lambda: False,
 ) -> DockerContainer:
     """The container for *resource* (not started): ports published on the plan's address only
-    (none in ``bridge_ip`` mode), labelled, and reached where the plan says."""
+    (none in ``bridge_ip`` mode), labelled, and reached where the plan says.
+
+    :param on_created: called with the container's id between create and start.
+    :param abandoned: whether the start was given up (the container is then not created, or
+        removed at once, and testcontainers' readiness checks stop).
+    """
     from testcontainers.core.config import testcontainers_config
 
     from ._docker_client import HarnessDockerClient, use_client
@@ -161,7 +171,7 @@ def configure_container(
     testcontainers_config.max_tries = max(1, math.ceil(config.startup_timeout / POLL_INTERVAL))
     options = {"version": api_version, "timeout": CLIENT_TIMEOUT}
     container = resource.container(image_for(resource, config), secret, docker_client_kw=options)
-    use_client(container, HarnessDockerClient(plan, on_created, **options))
+    use_client(container, HarnessDockerClient(plan, on_created, abandoned, **options))
     for port in list(container.ports):
         if plan.publish is None:
             del container.ports[port]
@@ -208,6 +218,38 @@ def _short(exc: BaseException, limit: int = 240) -> str:
     return line if len(line) <= limit else "..." + line[-(limit - 3) :]
 
 
+_abandoned: set[str] = set()
+"""Names of containers whose start was given up (stopped while starting) in this process."""
+
+
+async def _in_daemon_thread(func: Callable[[], T]) -> T:
+    """Run blocking *func* in a daemon thread and await its result, cancellably.
+
+    testcontainers' ``start()`` blocks until its readiness check gives up. In anyio's worker
+    threads a Ctrl-C during startup kept pytest alive that long after the containers were
+    removed (the interpreter waits for non-daemon threads); an abandoned start here just ends
+    with the process.
+    """
+    token = anyio.lowlevel.current_token()
+    done = anyio.Event()
+    outcome: list[tuple[bool, Any]] = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, func()))
+        except BaseException as exc:
+            outcome.append((False, exc))
+        with contextlib.suppress(Exception):  # the event loop is gone: nobody waits any more
+            anyio.from_thread.run_sync(done.set, token=token)
+
+    threading.Thread(target=target, name="harness-docker-start", daemon=True).start()
+    await done.wait()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return cast(T, value)
+
+
 def _logs(client: Any, container_id: str | None) -> str:
     if not container_id:
         return ""
@@ -235,12 +277,14 @@ class DockerProvider(Provider):
             url="",
             started_at=wall,
             container_id=name,
+            extra={"container": name},
         )
         on_record(server)
+        token = anyio.lowlevel.current_token()
 
         def created(container_id: str) -> None:
             server.container_id = container_id
-            anyio.from_thread.run_sync(on_record, server)
+            anyio.from_thread.run_sync(on_record, server, token=token)
 
         def run() -> str:
             client = docker_client()
@@ -253,6 +297,7 @@ class DockerProvider(Provider):
                 api_version=info.api_version,
                 name=name,
                 on_created=created,
+                abandoned=lambda: name in _abandoned,
             )
             try:
                 container.start()
@@ -264,7 +309,7 @@ class DockerProvider(Provider):
                 raise _start_failure(resource, image, name, exc, logs, config) from exc
 
         try:
-            server.url = await anyio.to_thread.run_sync(run)
+            server.url = await _in_daemon_thread(run)
             on_record(server)
             server.version = await wait_ready(
                 lambda: resource.probe(server.url),
@@ -289,6 +334,8 @@ class DockerProvider(Provider):
         return bool(state.get("Running"))
 
     def stop(self, server: Server) -> None:
+        if "container" in server.extra:  # a start still running in this process gives up
+            _abandoned.add(server.extra["container"])
         if not server.container_id:
             return
         import docker

@@ -15,9 +15,13 @@ from testcontainers.core.docker_client import DockerClient
 
 from ._docker_network import NetworkPlan
 
-__all__ = ["HarnessDockerClient", "use_client"]
+__all__ = ["HarnessDockerClient", "StartAbandoned", "use_client"]
 
 OnCreated = Callable[[str], None]
+
+
+class StartAbandoned(RuntimeError):
+    """Raised in the starting thread once the harness gave the start up (the container is gone)."""
 
 
 class HarnessDockerClient(DockerClient):
@@ -27,14 +31,25 @@ class HarnessDockerClient(DockerClient):
     """
 
     def __init__(
-        self, plan: NetworkPlan, on_created: OnCreated | None = None, **kwargs: Any
+        self,
+        plan: NetworkPlan,
+        on_created: OnCreated | None = None,
+        abandoned: Callable[[], bool] = lambda: False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.plan = plan
         self.on_created = on_created
+        self.abandoned = abandoned
 
     def get_connection_mode(self) -> ConnectionMode:
+        # Asked on every readiness attempt: a given-up start stops polling a removed container.
+        self._check()
         return ConnectionMode(self.plan.mode)
+
+    def _check(self) -> None:
+        if self.abandoned():
+            raise StartAbandoned("the harness gave this container's start up")
 
     def host(self) -> str:
         return self.plan.host or super().host()
@@ -45,7 +60,11 @@ class HarnessDockerClient(DockerClient):
     def create(self, image: str, *args: Any, **kwargs: Any) -> Any:
         if self.plan.network is not None:
             kwargs.setdefault("network", self.plan.network)
+        self._check()
         container = super().create(image, *args, **kwargs)
+        if self.abandoned():  # given up while the daemon created it: nobody will remove it
+            container.remove(force=True, v=True)
+            self._check()
         if self.on_created is not None:
             self.on_created(container.id)
         return container
