@@ -91,8 +91,28 @@ def _reap_private_state_dirs(tmp_path: Path) -> Iterator[None]:
         reap(HarnessConfig(rootdir=tmp_path, state_dir=state))
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that run inner pytests need the infrastructure to join: mark them for `-m`."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that run inner pytests need the infrastructure to join: mark them for `-m`.
+    Tests marked ``backend(...)`` for other backends than this lane's are deselected (reported
+    as such, never skipped)."""
+    lane = _lane(config)
+    kept, deselected = [], []
     for item in items:
         if "inner_pytest" in getattr(item, "fixturenames", ()):
             item.add_marker("inner")
+        marker = item.get_closest_marker("backend")
+        (deselected if marker is not None and lane not in marker.args else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+def _lane(config: pytest.Config) -> str:
+    """The backend this run's servers come from: the forced one, else Docker if it answers."""
+    from harness._stash import session_of
+    from harness.backends import docker_status
+
+    backend = session_of(config).config.backend
+    if backend != "auto":
+        return backend
+    return "docker" if docker_status()[0] else "local"

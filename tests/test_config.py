@@ -92,7 +92,10 @@ def test_every_option_is_ini_flag_and_env() -> None:
     )
 
 
-def test_the_cli_reads_the_same_pyproject_section(tmp_path: Path) -> None:
+def test_the_cli_reads_the_same_pyproject_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HARNESS_BACKEND", raising=False)  # the environment wins over the ini
     (tmp_path / "pyproject.toml").write_text(
         '[tool.pytest.ini_options]\nharness_backend = "local"\nharness_env_map = ["X=redis"]\n'
     )

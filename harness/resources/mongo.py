@@ -96,7 +96,11 @@ class MongoResource(Resource):
 
     def container_url(self, container: DockerContainer, secret: str) -> str:
         host = container.get_container_host_ip()
-        return f"mongodb://{USER}:{secret}@{host}:{container.get_exposed_port(27017)}/?authSource=admin"
+        port = container.get_exposed_port(27017)
+        url = f"mongodb://{USER}:{secret}@{host}:{port}/?authSource=admin"
+        # FerretDB v1 without its experimental SCRAM support offers only PLAIN (and checks no
+        # password); drivers would pick SCRAM and be refused. Use what the server offers.
+        return url + "&authMechanism=PLAIN" if _offers_only_plain(host, port) else url
 
     async def probe(self, url: str) -> str:
         client, close = _open(url, "auto", timeout_ms=2000)
@@ -207,3 +211,18 @@ def _open(
         motor_client.close()
 
     return motor_client, close
+
+
+def _offers_only_plain(host: str, port: int) -> bool:
+    """Whether the server offers only the PLAIN mechanism to the harness's user (blocking: a
+    started container's URL is built in a worker thread)."""
+    from pymongo import MongoClient
+
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        host, port, directConnection=True, serverSelectionTimeoutMS=10000
+    )
+    try:
+        hello = client.admin.command("hello", saslSupportedMechs=f"admin.{USER}")
+    finally:
+        client.close()
+    return list(hello.get("saslSupportedMechs", [])) == ["PLAIN"]
