@@ -346,7 +346,13 @@ class Infrastructure:
 
 
 def reap(config: HarnessConfig, skip: str = "") -> list[str]:
-    """Reap orphaned runs under *config*'s state dir; return what was stopped."""
+    """Reap orphaned runs under *config*'s state dir; return what was stopped.
+
+    The state dir is shared by every project of the user: a run whose external server is of a
+    kind this process has not registered (another project's own kind) is left for a run of that
+    project, which can drop its namespaces there. Servers the harness runs are stopped by PID or
+    container, whatever their kind.
+    """
 
     def stop(server: Server, namespaces: list[str]) -> None:
         backend = BACKENDS[server.backend].attach(server)
@@ -355,8 +361,15 @@ def reap(config: HarnessConfig, skip: str = "") -> list[str]:
             anyio.run(_drop_namespaces, server, namespaces)
         backend.stop(server)
 
+    def reapable(server: Server) -> bool:
+        return server.resource in REGISTRY or BACKENDS[server.backend].owns_servers
+
     return reap_orphans(
-        config.state_dir, skip=skip, stop=stop, alive=lambda s: BACKENDS[s.backend].alive(s)
+        config.state_dir,
+        skip=skip,
+        stop=stop,
+        alive=lambda s: BACKENDS[s.backend].alive(s),
+        reapable=reapable,
     )
 
 
