@@ -241,9 +241,19 @@ class Infrastructure:
                 self._session.clients.update(published)
             self.urls[name] = url
 
+        errors: list[BaseException] = []
+
+        async def guarded(name: str) -> None:
+            try:
+                await open_one(name)
+            except Exception as exc:  # raised as itself, not in an exception group
+                errors.append(exc)
+
         async with anyio.create_task_group() as group:
             for name in names:
-                group.start_soon(open_one, name)
+                group.start_soon(guarded, name)
+        if errors:
+            raise _combine(errors)
         async with self._locked() as state:
             state.namespaces += [
                 {"resource": r, "name": n, "lease": self._lease}
