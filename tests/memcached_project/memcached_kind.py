@@ -175,7 +175,8 @@ class KeyCounter(LeakCounter):
 
     async def sample(self, name: str) -> list[str]:
         prefix = len(self._name) + 1
-        return [key[prefix:].decode(errors="replace") for key in await namespace_keys(self._url)]
+        keys = await namespace_keys(self._url)
+        return [key[prefix:].decode(errors="replace") for key in keys[:10]]
 
 
 async def namespace_keys(url: str) -> list[bytes]:
