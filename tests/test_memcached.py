@@ -399,7 +399,8 @@ def test_an_external_server_keeps_everything_the_run_did_not_write(
     project: pytest.Pytester, inner_pytest: InnerRun, tmp_path: Path, external_memcached: str
 ) -> None:
     project.makepyfile(test_leaks=LEAKING_TESTS)
-    env = _state(tmp_path, HARNESS_MEMCACHED_URL=external_memcached)
+    # auto, not the local backend a run on its own may be forced to: the URL must be used
+    env = _state(tmp_path, HARNESS_MEMCACHED_URL=external_memcached, HARNESS_BACKEND="auto")
     result = inner_pytest("-s", "-p", "no:randomly", join=False, env=env)
     result.assert_outcomes(passed=6, errors=1)  # the project's 3, the leak demo's 3 (+1 leak)
     assert _start_line(result.stdout.str())["backend"] == "external"
