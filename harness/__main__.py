@@ -8,6 +8,8 @@
 
 Each command reads the project's pytest configuration (``[tool.pytest.ini_options]`` in the
 nearest ``pyproject.toml``, ``HARNESS_*`` variables) and takes the same ``--harness-*`` flags.
+It imports the project's root ``conftest.py``, as pytest does, so the kinds of server it
+registers are known too.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._cli import add_config_options, add_resources_option, config_from_args, configured_resources
+from ._cli import (
+    add_config_options,
+    add_resources_option,
+    check_resources,
+    config_from_args,
+    configured_resources,
+    load_project_kinds,
+)
 from ._config import OPTIONS, HarnessConfig
 from ._exceptions import HarnessError
 
@@ -30,18 +39,25 @@ ONLY_STATE_DIR = tuple(opt.name for opt in OPTIONS if opt.name != "state_dir")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    config = None
-    if hasattr(args, "rootdir"):
-        try:
-            config = config_from_args(args)
-        except ValueError as exc:  # a configuration value that cannot be used
-            parser.error(str(exc))
     try:
+        config = _project_config(parser, args) if hasattr(args, "rootdir") else None
         status: int = args.run(args, config)
     except HarnessError as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 1
     return status
+
+
+def _project_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> HarnessConfig:
+    """The project's config, with the kinds its root conftest.py registers loaded; a value that
+    cannot be used is a usage error (exit 2)."""
+    try:
+        config = config_from_args(args)
+        load_project_kinds(config.rootdir)  # before --resources is checked against the kinds
+        check_resources(getattr(args, "resources", None))
+    except ValueError as exc:
+        parser.error(str(exc))
+    return config
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -242,9 +242,19 @@ class Infrastructure:
                 self._session.clients.update(published)
             self.urls[name] = url
 
+        errors: list[BaseException] = []
+
+        async def guarded(name: str) -> None:
+            try:
+                await open_one(name)
+            except Exception as exc:  # raised as itself, not in an exception group
+                errors.append(exc)
+
         async with anyio.create_task_group() as group:
             for name in names:
-                group.start_soon(open_one, name)
+                group.start_soon(guarded, name)
+        if errors:
+            raise _combine(errors)
         async with self._locked() as state:
             state.namespaces += [
                 {"resource": r, "name": n, "lease": self._lease}
@@ -347,7 +357,13 @@ class Infrastructure:
 
 
 def reap(config: HarnessConfig, skip: str = "") -> list[str]:
-    """Reap orphaned runs under *config*'s state dir; return what was stopped."""
+    """Reap orphaned runs under *config*'s state dir; return what was stopped.
+
+    The state dir is shared by every project of the user: a run whose external server is of a
+    kind this process has not registered (another project's own kind) is left for a run of that
+    project, which can drop its namespaces there. Servers the harness runs are stopped by PID or
+    container, whatever their kind.
+    """
 
     def stop(server: Server, namespaces: list[str]) -> None:
         backend = BACKENDS[server.backend].attach(server)
@@ -356,8 +372,15 @@ def reap(config: HarnessConfig, skip: str = "") -> list[str]:
             run_blocking(_drop_namespaces, server, namespaces)
         backend.stop(server)
 
+    def reapable(server: Server) -> bool:
+        return server.resource in REGISTRY or BACKENDS[server.backend].owns_servers
+
     return reap_orphans(
-        config.state_dir, skip=skip, stop=stop, alive=lambda s: BACKENDS[s.backend].alive(s)
+        config.state_dir,
+        skip=skip,
+        stop=stop,
+        alive=lambda s: BACKENDS[s.backend].alive(s),
+        reapable=reapable,
     )
 
 

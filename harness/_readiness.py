@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import anyio
 
-from ._exceptions import ServerStartError
+from ._exceptions import BackendUnavailableError, ServerStartError
 from ._process import ProcessRecord
 
 __all__ = ["log_tail", "wait_ready"]
@@ -32,6 +32,8 @@ async def wait_ready(
     ``Hint:`` line and the tail of the server's log.
 
     :raises ServerStartError: when the server exits or does not answer in time.
+    :raises BackendUnavailableError: at once, when the probe raises it (its client library is
+        not installed): no server would ever answer it.
     """
     started = time.monotonic()
     attempts = 0
@@ -44,7 +46,9 @@ async def wait_ready(
         try:
             with anyio.fail_after(min(max(remaining, 0.1), 5.0)):
                 return await probe()
-        except Exception as exc:  # any failure to answer means "not ready yet"
+        except BackendUnavailableError:
+            raise  # the probe's client library is missing: waiting cannot help
+        except Exception as exc:  # any other failure to answer means "not ready yet"
             last = exc
         await anyio.sleep(delay)
         delay = min(delay * 1.5, 0.25)

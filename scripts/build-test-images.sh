@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the stand-in images of the Docker lane (test fixtures, see tests/docker_images/README.md):
 #
-#     DOCKER_HOST=... scripts/build-test-images.sh [postgres rabbitmq mongo redis]
+#     DOCKER_HOST=... scripts/build-test-images.sh [postgres rabbitmq mongo redis memcached]
 #
 # Each image is `harness-test/<resource>:stand-in`, also tagged with the hash of its recipe: an
 # unchanged recipe is not rebuilt. The debootstrap output is cached as a tarball under
@@ -139,7 +139,7 @@ mkdir -p "$CACHE"
 WORK=$(mktemp -d "$CACHE/work.XXXXXX")
 trap 'remove_tree "$WORK"' EXIT
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(postgres rabbitmq mongo redis)
+[ ${#names[@]} -gt 0 ] || names=(postgres rabbitmq mongo redis memcached)
 # Build in parallel (debootstrap mostly waits on the mirror); each writes its own log.
 logs=$(mktemp -d)
 pids=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One idempotent setup: Python dependencies, then (unless a Docker daemon answers) the local
-# server binaries: Debian's postgresql, redis-server, rabbitmq-server, and FerretDB (built once
-# with Go, cached). A second run checks and skips everything: it takes seconds.
+# server binaries: Debian's postgresql, redis-server, rabbitmq-server, memcached (the kind of
+# server tests/memcached_project adds from outside the harness), and FerretDB (built once with
+# Go, cached). A second run checks and skips everything: it takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +48,7 @@ missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
+command -v memcached >/dev/null || missing+=(memcached)
 if [ ${#missing[@]} -gt 0 ]; then
     if ! command -v apt-get >/dev/null; then
         say "missing ${missing[*]} and no apt-get: install them with your package manager, or start Docker"; exit 1
@@ -63,7 +65,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${apt[@]}" update -qq
     "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
-    say "postgresql, redis-server, rabbitmq-server already installed"
+    say "postgresql, redis-server, rabbitmq-server, memcached already installed"
 fi
 
 # -- MongoDB: a real mongod if present, else FerretDB built once --------------------------------------

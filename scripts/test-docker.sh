@@ -25,7 +25,8 @@ $SUDO env DOCKER_HOST="$DOCKER_HOST" PYTHON="$PYTHON" scripts/build-test-images.
 
 flags=()
 images=()
-for resource in postgres rabbitmq mongo redis; do
+# memcached: the kind a test project registers itself (tests/memcached_project).
+for resource in postgres rabbitmq mongo redis memcached; do
     flags+=(--harness-images "$resource=harness-test/$resource:stand-in")
     images+=("$resource=harness-test/$resource:stand-in")
 done

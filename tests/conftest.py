@@ -20,6 +20,7 @@ from harness._infra import Infrastructure, reap
 from harness.resources import REGISTRY
 
 pytest_plugins = ["pytester", "tests.external_servers"]
+collect_ignore = ["memcached_project"]  # a project of its own: tests/test_memcached.py runs it
 
 InnerRun = Callable[..., pytest.RunResult]
 CACHE_DIR = str(cache_dir())  # read now: pytester points HOME at its tmp dir during a test

@@ -2,10 +2,11 @@
 
 * ``mkdocs build --strict`` passes (a missing mkdocs is a failure, not a skip).
 * Every Python example is a real file (included into the pages with ``--8<--``): a test under
-  ``docs/snippets/``, run here in an inner pytest joined to this session's real servers, or a
-  file of a service's own suite under ``services/<service>/tests/``, which ``pytest`` runs (the
-  guide shows the real suite, not a copy). A Python block written inline must quote lines of
-  those files.
+  ``docs/snippets/``, run here in an inner pytest joined to this session's real servers, a file
+  of a service's own suite under ``services/<service>/tests/``, which ``pytest`` runs (the guide
+  shows the real suite, not a copy), or a file of ``tests/memcached_project/``, the project that
+  adds a kind of server, which ``tests/test_memcached.py`` runs. A Python block written inline
+  must quote lines of those files.
 * Shell examples: every ``pytest`` command collects tests, every ``harness`` subcommand and flag
   exists, the documented ``alembic revision`` command makes the documented file.
 * The configuration table matches the options the plugin registers; the documented precedence is
@@ -38,7 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 SNIPPETS = DOCS / "snippets"
 SERVICE_TESTS = sorted((ROOT / "services").glob("*/tests"))  # testpaths: run by `pytest`
-TESTED_ROOTS = (SNIPPETS, *SERVICE_TESTS)
+MEMCACHED_PROJECT = ROOT / "tests" / "memcached_project"  # run by tests/test_memcached.py
+TESTED_ROOTS = (SNIPPETS, *SERVICE_TESTS, MEMCACHED_PROJECT)
 PAGES = sorted(DOCS.glob("*.md"))
 SNIPPET_LINE = re.compile(r'^\s*--8<--\s+"([^"]+)"\s*$', re.MULTILINE)
 FENCE = re.compile(
@@ -151,7 +153,8 @@ def test_every_included_snippet_exists_and_is_run() -> None:
             # docs/snippets: run by test_snippets_pass_against_real_servers below;
             # services/*/tests: the services' own suites, run by `pytest` (testpaths)
             assert any(path.is_relative_to(root) for root in TESTED_ROOTS), (
-                f"{file}: Python examples live in docs/snippets or a service's tests/"
+                f"{file}: Python examples live in docs/snippets, a service's tests/ or "
+                "tests/memcached_project"
             )
 
 

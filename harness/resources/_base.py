@@ -141,7 +141,13 @@ class LeakCounter(ABC):
 
 
 def testcontainers_class(module: str, name: str) -> Callable[..., DockerContainer]:
-    """A testcontainers module class, from ``testcontainers.community`` where it lives now."""
+    """A testcontainers module class, for :meth:`Resource.container`, from whichever place the
+    installed testcontainers keeps it: ``testcontainers.community.<module>`` since 4.15 (without
+    the deprecation warning the old place now raises), else ``testcontainers.<module>``.
+
+    :param module: the technology's module, ``"memcached"`` for ``testcontainers.memcached``.
+    :param name: the class in it, ``"MemcachedContainer"``.
+    """
     import importlib
 
     try:

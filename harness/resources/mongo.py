@@ -184,6 +184,11 @@ def driver(choice: str) -> str:
     try:
         import motor  # noqa: F401
     except ImportError:
+        if choice == "motor":
+            raise BackendUnavailableError(
+                "harness_mongo_driver is 'motor' but motor is not installed: pip install "
+                "'harness[motor]' (or motor), or set harness_mongo_driver to pymongo or auto."
+            ) from None
         raise BackendUnavailableError(
             "no MongoDB async driver is installed: pip install 'pymongo>=4.9' (or motor)."
         ) from None
