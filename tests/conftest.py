@@ -19,6 +19,7 @@ from harness._ferretdb_build import cache_dir
 from harness._infra import Infrastructure, reap
 
 pytest_plugins = ["pytester", "tests.external_servers"]
+collect_ignore = ["outside_project"]  # a project of its own: test_outside_project.py runs it
 
 InnerRun = Callable[..., pytest.RunResult]
 CACHE_DIR = str(cache_dir())  # read now: pytester points HOME at its tmp dir during a test
