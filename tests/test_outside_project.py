@@ -67,7 +67,9 @@ def pip(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProce
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The harness as a user gets it: a wheel built from an sdist of this checkout."""
     dist = tmp_path_factory.mktemp("dist")
-    run([sys.executable, "-m", "build", "--outdir", dist, ROOT])
+    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(WHEELHOUSE) + ".build.lock", timeout=900):  # xdist workers: one at a time
+        run([sys.executable, "-m", "build", "--outdir", dist, ROOT])  # writes ROOT/*.egg-info
     [built] = dist.glob("harness-*.whl")
     return built
 
@@ -75,17 +77,17 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def fresh_venv(where: Path, wheel: Path, *requirements: str, cwd: Path | None = None) -> Path:
     """A new virtualenv holding *wheel* and *requirements*; returns its python."""
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(WHEELHOUSE) + ".lock", timeout=900):
+    run([sys.executable, "-m", "venv", "--without-pip", where])
+    python = where / "bin" / "python"
+    with FileLock(str(WHEELHOUSE) + ".lock", timeout=900):  # xdist workers share the wheelhouse
         pip("download", "-q", "-d", WHEELHOUSE, wheel, *requirements, cwd=cwd)
         for ours in WHEELHOUSE.glob("harness-*"):
             ours.unlink()  # the wheel under test is always the one just built
-    run([sys.executable, "-m", "venv", "--without-pip", where])
-    python = where / "bin" / "python"
-    pip(
-        "--python", python, "install", "-q", "--no-compile", "--no-index",
-        "--find-links", WHEELHOUSE, wheel, *requirements,
-        cwd=cwd,
-    )  # fmt: skip
+        pip(
+            "--python", python, "install", "-q", "--no-compile", "--no-index",
+            "--find-links", WHEELHOUSE, wheel, *requirements,
+            cwd=cwd,
+        )  # fmt: skip
     return python
 
 
@@ -163,10 +165,11 @@ def test_the_wheel_alone_pulls_no_web_framework(
     """What ``pip install harness-*.whl`` would install. Resolved from the wheelhouse the
     project's install just filled from PyPI, which holds every requirement of the wheel."""
     report = tmp_path / "report.json"
-    pip(
-        "install", "-q", "--dry-run", "--ignore-installed", "--no-index",
-        "--find-links", WHEELHOUSE, "--report", report, wheel,
-    )  # fmt: skip
+    with FileLock(str(WHEELHOUSE) + ".lock", timeout=900):
+        pip(
+            "install", "-q", "--dry-run", "--ignore-installed", "--no-index",
+            "--find-links", WHEELHOUSE, "--report", report, wheel,
+        )  # fmt: skip
     names = {item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]}
     assert "harness" in names and "pytest" in names
     assert not names & NOT_OURS_TO_PULL, sorted(names & NOT_OURS_TO_PULL)
