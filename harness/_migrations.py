@@ -1,5 +1,5 @@
 """Alembic migrations: applied once per run into a template database that every session/worker
-database is cloned from, plus the checks the guide asks for (one head, round trip).
+database is cloned from (the checks the guide asks for are in :mod:`harness._migration_checks`).
 
 Alembic runs the project's ``env.py``, which usually reads the database URL through the app's
 own cached settings. Run inside the test process, that cache would keep the template's URL and

@@ -7,11 +7,10 @@ resolved on PyPI. That project was written from the docs alone: its own ``shared
 ``@lru_cache``'d ``get_settings()``, hyphenated variables, a consumer, pytest-asyncio in
 strict mode. Its suite passes serially and under ``-n 2``; in auto mode it stops at once.
 
-Every virtualenv is new. Downloads are kept: pip's own HTTP cache stores nothing when the index
-sends no caching headers (as this project's machines' registry mirror does), so third-party
-wheels go to a wheelhouse in the harness's cache dir. Each run still resolves on PyPI
-(``pip download``, which fetches only what the wheelhouse lacks), then installs from the
-wheelhouse alone. The harness's own wheel is never taken from there.
+Every virtualenv is new, and pip installs into it from PyPI, with its cache as usual (on this
+project's machines the registry mirror sends no caching headers, so pip's cache stays empty).
+``--no-compile`` leaves byte-compiling to the first import: done up front, it more than doubled
+the install (38 s against 15 s for the project's dependencies).
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from harness._ferretdb_build import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = Path(__file__).parent / "outside_project"
-WHEELHOUSE = cache_dir() / "wheelhouse"
+BUILD_LOCK = cache_dir() / "outside-project-build.lock"
 NOT_OURS_TO_PULL = {"fastapi", "pyjwt", "bcrypt", "uvicorn", "starlette", "pydantic"}
 
 pytestmark = pytest.mark.inner
@@ -67,27 +66,18 @@ def pip(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProce
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The harness as a user gets it: a wheel built from an sdist of this checkout."""
     dist = tmp_path_factory.mktemp("dist")
-    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(WHEELHOUSE) + ".build.lock", timeout=900):  # xdist workers: one at a time
+    BUILD_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(BUILD_LOCK, timeout=900):  # xdist workers: one at a time
         run([sys.executable, "-m", "build", "--outdir", dist, ROOT])  # writes ROOT/*.egg-info
     [built] = dist.glob("harness-*.whl")
     return built
 
 
 def fresh_venv(where: Path, wheel: Path, *requirements: str, cwd: Path | None = None) -> Path:
-    """A new virtualenv holding *wheel* and *requirements*; returns its python."""
-    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+    """A new virtualenv holding *wheel* and *requirements* from PyPI; returns its python."""
     run([sys.executable, "-m", "venv", "--without-pip", where])
     python = where / "bin" / "python"
-    with FileLock(str(WHEELHOUSE) + ".lock", timeout=900):  # xdist workers share the wheelhouse
-        pip("download", "-q", "-d", WHEELHOUSE, wheel, *requirements, cwd=cwd)
-        for ours in WHEELHOUSE.glob("harness-*"):
-            ours.unlink()  # the wheel under test is always the one just built
-        pip(
-            "--python", python, "install", "-q", "--no-compile", "--no-index",
-            "--find-links", WHEELHOUSE, wheel, *requirements,
-            cwd=cwd,
-        )  # fmt: skip
+    pip("--python", python, "install", "-q", "--no-compile", wheel, *requirements, cwd=cwd)
     return python
 
 
@@ -159,17 +149,10 @@ PROJECT_TESTS = {
 # -- what was installed ----------------------------------------------------------------------
 
 
-def test_the_wheel_alone_pulls_no_web_framework(
-    wheel: Path, project_python: Path, tmp_path: Path
-) -> None:
-    """What ``pip install harness-*.whl`` would install. Resolved from the wheelhouse the
-    project's install just filled from PyPI, which holds every requirement of the wheel."""
+def test_the_wheel_alone_pulls_no_web_framework(wheel: Path, tmp_path: Path) -> None:
+    """What ``pip install harness-*.whl`` would install, resolved on PyPI."""
     report = tmp_path / "report.json"
-    with FileLock(str(WHEELHOUSE) + ".lock", timeout=900):
-        pip(
-            "install", "-q", "--dry-run", "--ignore-installed", "--no-index",
-            "--find-links", WHEELHOUSE, "--report", report, wheel,
-        )  # fmt: skip
+    pip("install", "-q", "--dry-run", "--ignore-installed", "--report", report, wheel)
     names = {item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]}
     assert "harness" in names and "pytest" in names
     assert not names & NOT_OURS_TO_PULL, sorted(names & NOT_OURS_TO_PULL)

@@ -25,4 +25,3 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The settings of this process, read on first use and then kept."""
     return Settings()
-
