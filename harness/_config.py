@@ -203,7 +203,9 @@ def parse_config(
         timeout=raw["timeout"],
         leak_check=cast(LeakMode, raw["leak_check"]),
         cleanup_timeout=raw["cleanup_timeout"],
-        resources=tuple(name.strip() for name in raw["resources"] if name.strip()),
+        resources=tuple(  # pytest.ini's "harness_resources = redis, postgres" is one line
+            name.strip() for line in raw["resources"] for name in line.split(",") if name.strip()
+        ),
         exchange=raw["exchange"],
         mongo_driver=raw["mongo_driver"],
         state_dir=_path(rootdir, raw["state_dir"]) or default_state_dir(),

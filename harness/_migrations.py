@@ -1,11 +1,12 @@
 """Alembic migrations: applied once per run into a template database that every session/worker
-database is cloned from, plus the checks the guide asks for (one head, round trip).
+database is cloned from (the checks the guide asks for are in :mod:`harness._migration_checks`).
 
 Alembic runs the project's ``env.py``, which usually reads the database URL through the app's
 own cached settings. Run inside the test process, that cache would keep the template's URL and
 the app under test would then talk to the template. So alembic always runs in a subprocess
-(:mod:`harness._alembic_worker`), with the variables the env mapping feeds from ``postgres``
-pointing at the database being migrated: nothing the test process imports or caches is touched.
+(:mod:`harness._alembic_worker`), with every variable of the env mapping set
+(:func:`migration_env`): those fed from ``postgres`` point at the database being migrated, the
+others at addresses that never resolve. Nothing the test process imports or caches is touched.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import json
 import os
 import re
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 
+from ._env import resolve_env_map
 from ._exceptions import MigrationError
-from ._session import current
 from ._urls import with_path
 
 if TYPE_CHECKING:
@@ -33,9 +34,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "alembic_config",
-    "assert_round_trip",
-    "assert_single_head",
     "ensure_template",
+    "migration_env",
+    "placeholder_urls",
     "run_alembic",
     "single_head",
     "template_name",
@@ -130,19 +131,6 @@ def _misnamed_revisions(template: str, script: object) -> list[str]:
     return sorted(names)
 
 
-def assert_single_head(ini: Path | str) -> str:
-    """The guide's rule, as a check: the chain has exactly one head; returns it.
-
-    Runs alembic in a subprocess, so the revision files are imported there, not in the tests.
-
-    :raises MigrationError: naming every head when there are several.
-    """
-    path = Path(ini)
-    if not path.is_file():
-        alembic_config(path)  # raises the MigrationError that names the file
-    return run_alembic(path, "heads", url=None, variables=()).get("head", "")
-
-
 def _versions_hash(ini: Path) -> str:
     """A hash of everything alembic reads: the ini and every file of its script location (env.py,
     script.py.mako, the versions), names included. Read with configparser, without importing
@@ -166,12 +154,23 @@ def _script_location(ini: Path) -> Path:
     return ini.parent  # a package resource ("pkg:migrations") or unset: the ini's folder
 
 
-def _mapped_variables(config: HarnessConfig | None) -> list[str]:
-    """The variables ``env.py`` may read the URL from: those the env mapping feeds from
-    ``postgres`` (the whole URL)."""
-    if config is None:
-        return []
-    return [var for var, source in config.env_map.items() if source == "postgres"]
+def placeholder_urls(resources: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """For each ``(name, url_scheme)``, a URL of that kind whose host never resolves (RFC 6761's
+    ``.invalid``): what the variables of a resource other than PostgreSQL hold while alembic runs.
+    Migrations use PostgreSQL alone, and the other servers may still be starting."""
+    return {
+        name: f"{scheme}://harness:not-started@{name}.harness-migrations.invalid:1/0"
+        for name, scheme in resources
+    }
+
+
+def migration_env(
+    env_map: Mapping[str, str], url: str, placeholders: Mapping[str, str]
+) -> dict[str, str]:
+    """Every variable of *env_map* as alembic's ``env.py`` sees it: those fed from ``postgres``
+    (its URL or a part of it) from *url*, the database being migrated; the others from
+    *placeholders*. So a settings class that requires every variable validates there too."""
+    return resolve_env_map(env_map, {**placeholders, "postgres": url})
 
 
 def run_alembic(
@@ -179,23 +178,26 @@ def run_alembic(
     task: str,
     *,
     url: str | None,
-    variables: Sequence[str],
+    env: Mapping[str, str],
     cwd: Path | None = None,
 ) -> dict[str, str]:
     """Run an alembic *task* of :mod:`harness._alembic_worker` (``heads``, ``template``,
-    ``round_trip``) in a subprocess, with *variables* set to *url*; return what it reports.
+    ``round_trip``) in a subprocess, with the variables *env* set; return what it reports.
 
     :raises MigrationError: with the worker's message when a step fails, or it runs too long.
     """
     import subprocess
 
     request = {"ini": str(ini), "task": task, "url": url}
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path)}
-    env.update(dict.fromkeys(variables, url or ""))
+    variables = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path),
+        **env,
+    }
     try:
         result = subprocess.run(
             [sys.executable, "-m", "harness._alembic_worker", json.dumps(request)],
-            env=env,
+            env=variables,
             cwd=cwd,
             capture_output=True,
             text=True,
@@ -232,26 +234,6 @@ def _last_json(stdout: str) -> dict[str, str]:
     return {}
 
 
-def assert_round_trip(
-    ini: Path | str, url: str, *, url_variables: Sequence[str] | None = None
-) -> None:
-    """Upgrade to head, downgrade to base, upgrade to head again: every ``downgrade()`` works.
-
-    Run it against an empty database of its own: it drops everything the migrations made.
-    Alembic runs in a subprocess with *url_variables* pointing at *url*: by default the
-    variables ``harness_env_map`` feeds from ``postgres`` (what ``env.py`` reads).
-
-    :raises MigrationError: naming the step that failed, with alembic's message.
-    """
-    session = current()
-    if url_variables is None:
-        url_variables = _mapped_variables(session.config if session else None)
-    path = Path(ini)
-    if not path.is_file():
-        alembic_config(path)
-    run_alembic(path, "round_trip", url=url, variables=url_variables)
-
-
 def template_name(config: HarnessConfig) -> str:
     """The template database's name: it carries a hash of the migration scripts, so an edited
     migration rebuilds it (this matters with reuse) and an unchanged one is never applied twice."""
@@ -262,10 +244,14 @@ def template_name(config: HarnessConfig) -> str:
 
 
 async def ensure_template(
-    url: str, name: str, config: HarnessConfig, admin_execute: AdminExecute
+    url: str,
+    name: str,
+    config: HarnessConfig,
+    admin_execute: AdminExecute,
+    placeholders: Mapping[str, str],
 ) -> None:
     """Migrate the empty database *name* on the server at *url* into the template (dropped
-    again when the migration fails).
+    again when the migration fails). *placeholders*: see :func:`migration_env`.
 
     :raises MigrationError: for two heads or a failing migration, with alembic's message.
     """
@@ -278,7 +264,7 @@ async def ensure_template(
                 ini,
                 "template",
                 url=template,
-                variables=_mapped_variables(config),
+                env=migration_env(config.env_map, template, placeholders),
                 cwd=config.rootdir,
             )
         )

@@ -68,6 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except ValueError as exc:
         raise pytest.UsageError(f"harness: {exc}") from None
+    _refuse_unknown_resources(harness_config.resources)
     _refuse_pytest_asyncio_auto_mode(config)
     session = HarnessSession(harness_config)
     config.stash[SESSION_KEY] = session
@@ -85,6 +86,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(role, "harness-role")
     config.pluginmanager.register(_resource_fixtures(), "harness-resource-fixtures")
     _stop_on_sigterm()
+
+
+def _refuse_unknown_resources(names: tuple[str, ...]) -> None:
+    """A misspelt ``harness_resources`` name would start nothing, and the tests would then fail
+    with a message asking to list the resource there: stop at once, naming the known ones.
+    Resources registered in a root conftest are known by now (initial conftests load first)."""
+    unknown = [name for name in names if name != "all" and name not in REGISTRY]
+    if unknown:
+        raise pytest.UsageError(
+            f"harness: harness_resources names {', '.join(map(repr, unknown))}, which is not a "
+            f"resource: use {', '.join(REGISTRY)}, or all."
+        )
 
 
 def _refuse_pytest_asyncio_auto_mode(config: pytest.Config) -> None:

@@ -20,7 +20,8 @@ from harness._infra import Infrastructure, reap
 from harness.resources import REGISTRY
 
 pytest_plugins = ["pytester", "tests.external_servers"]
-collect_ignore = ["memcached_project"]  # a project of its own: tests/test_memcached.py runs it
+# Projects of their own, run by tests/test_memcached.py and tests/test_outside_project.py.
+collect_ignore = ["memcached_project", "outside_project"]
 
 InnerRun = Callable[..., pytest.RunResult]
 CACHE_DIR = str(cache_dir())  # read now: pytester points HOME at its tmp dir during a test

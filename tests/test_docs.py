@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import inspect
 import re
 import shlex
@@ -40,7 +41,8 @@ DOCS = ROOT / "docs"
 SNIPPETS = DOCS / "snippets"
 SERVICE_TESTS = sorted((ROOT / "services").glob("*/tests"))  # testpaths: run by `pytest`
 MEMCACHED_PROJECT = ROOT / "tests" / "memcached_project"  # run by tests/test_memcached.py
-TESTED_ROOTS = (SNIPPETS, *SERVICE_TESTS, MEMCACHED_PROJECT)
+OUTSIDE_PROJECT = ROOT / "tests" / "outside_project"  # run by tests/test_outside_project.py
+TESTED_ROOTS = (SNIPPETS, *SERVICE_TESTS, MEMCACHED_PROJECT, OUTSIDE_PROJECT)
 PAGES = sorted(DOCS.glob("*.md"))
 SNIPPET_LINE = re.compile(r'^\s*--8<--\s+"([^"]+)"\s*$', re.MULTILINE)
 FENCE = re.compile(
@@ -151,10 +153,11 @@ def test_every_included_snippet_exists_and_is_run() -> None:
             assert f"--8<-- [end:{section}]" in text, f"{page_path.name}: {file}:{section}"
         if path.suffix == ".py":
             # docs/snippets: run by test_snippets_pass_against_real_servers below;
-            # services/*/tests: the services' own suites, run by `pytest` (testpaths)
+            # services/*/tests: the services' own suites, run by `pytest` (testpaths);
+            # tests/memcached_project, tests/outside_project: run by their own tests
             assert any(path.is_relative_to(root) for root in TESTED_ROOTS), (
                 f"{file}: Python examples live in docs/snippets, a service's tests/ or "
-                "tests/memcached_project"
+                "tests/memcached_project or tests/outside_project"
             )
 
 
@@ -239,7 +242,13 @@ def test_every_other_documented_shell_command_exists() -> None:
         argv = shlex.split(command)
         if argv[0] == "pytest":
             continue
-        if argv[0] == "harness":
+        if argv[0] == "pip":
+            assert argv[1] == "install", f"{path.name}: {command}"
+            for flag in (a.split("=")[0] for a in argv[2:] if a.startswith("--")):
+                assert flag in pip_install_help(), f"{path.name}: {command}: pip has no {flag}"
+        elif argv[:2] == ["python", "-m"]:
+            assert importlib.util.find_spec(argv[2]), f"{path.name}: {command}: not installed"
+        elif argv[0] == "harness":
             assert argv[1] in harness_help(), f"{path.name}: no `harness {argv[1]}`"
             for flag in (a.split("=")[0] for a in argv[2:] if a.startswith("--")):
                 assert flag in harness_help()[argv[1]], f"{path.name}: {command}: {flag}"
@@ -259,6 +268,11 @@ def test_every_other_documented_shell_command_exists() -> None:
             continue  # test_documented_alembic_revision_command
         else:
             raise AssertionError(f"{path.name}: no check for shell command {command!r}")
+
+
+@cache
+def pip_install_help() -> str:
+    return run(sys.executable, "-m", "pip", "install", "--help").stdout
 
 
 def test_performance_page_names_real_benchmark_options() -> None:
@@ -331,6 +345,8 @@ def test_toml_examples_are_this_projects_configuration() -> None:
     )
     seen = 0
     for path, _, body in blocks("toml"):
+        if SNIPPET_LINE.search(body):
+            continue  # included from a tested project's own pyproject.toml (adopting.md)
         shown = tomllib.loads(body)["tool"]["pytest"]["ini_options"]
         for key, value in shown.items():
             if key.startswith("harness_"):

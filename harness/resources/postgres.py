@@ -129,7 +129,8 @@ class PostgresResource(Resource):
         in :meth:`release_server`."""
         if config.alembic_ini is None:
             return
-        from .._migrations import ensure_template, template_name
+        from .._migrations import ensure_template, placeholder_urls, template_name
+        from ._registry import REGISTRY
 
         name, previous = template_name(config), server.extra.get("template", "")
         if previous == name or (not server.owned and previous.startswith(f"{name}_")):
@@ -139,7 +140,8 @@ class PostgresResource(Resource):
         else:
             name = f"{name}_{secrets.token_hex(4)}"
         await self.create_database(server, name)  # never over an existing one
-        await ensure_template(server.url, name, config, self.admin_execute)
+        placeholders = placeholder_urls((r.name, r.url_scheme) for r in REGISTRY.values())
+        await ensure_template(server.url, name, config, self.admin_execute, placeholders)
         server.extra["template"] = name
         if not server.owned and previous:
             await self.admin_execute(server.url, _drop(previous))  # a reused run's older one
