@@ -171,11 +171,16 @@ def test_gitlab_services_match_the_external_urls() -> None:
     assert 'pytest --splits "$CI_NODE_TOTAL" --group "$CI_NODE_INDEX"' in job["script"]
 
 
-def test_gitlab_docker_job_and_dev_container_reach_sibling_containers() -> None:
-    """Both run in a container beside the harness's: they connect by bridge address."""
-    job = gitlab_job("test:docker")
+def test_gitlab_docker_jobs_and_dev_container_need_no_connection_settings() -> None:
+    """They run in a container beside the harness's (or with a remote daemon): the harness
+    works out where containers are reached, so none forces testcontainers' connection mode."""
     container = load(DEVCONTAINER)
-    for variables in (job["variables"], container["containerEnv"]):
+    for variables in (
+        gitlab_job("test:docker")["variables"],
+        gitlab_job("test:dind")["variables"],
+        container["containerEnv"],
+    ):
         assert variables["HARNESS_BACKEND"] == "docker"
-        assert variables["TESTCONTAINERS_CONNECTION_MODE"] == "bridge_ip"
+        assert not {"TESTCONTAINERS_CONNECTION_MODE", "TC_HOST"} & set(variables)
+    assert gitlab_job("test:dind")["variables"]["DOCKER_HOST"] == "tcp://docker:2375"
     assert any("docker-outside-of-docker" in feature for feature in container["features"])
