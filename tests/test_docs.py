@@ -6,7 +6,7 @@
   of a service's own suite under ``services/<service>/tests/``, which ``pytest`` runs (the guide
   shows the real suite, not a copy), or a file of ``tests/memcached_project/``, the project that
   adds a kind of server, which ``tests/test_memcached.py`` runs. A Python block written inline
-  must quote lines of those files.
+  must quote lines of those files (in the README too, which cannot include files).
 * Shell examples: every ``pytest`` command collects tests, every ``harness`` subcommand and flag
   exists, the documented ``alembic revision`` command makes the documented file.
 * The configuration table matches the options the plugin registers; the documented precedence is
@@ -44,6 +44,7 @@ MEMCACHED_PROJECT = ROOT / "tests" / "memcached_project"  # run by tests/test_me
 OUTSIDE_PROJECT = ROOT / "tests" / "outside_project"  # run by tests/test_outside_project.py
 TESTED_ROOTS = (SNIPPETS, *SERVICE_TESTS, MEMCACHED_PROJECT, OUTSIDE_PROJECT)
 PAGES = sorted(DOCS.glob("*.md"))
+README = ROOT / "README.md"  # GitHub shows it: its examples are checked like the pages' own
 SNIPPET_LINE = re.compile(r'^\s*--8<--\s+"([^"]+)"\s*$', re.MULTILINE)
 FENCE = re.compile(
     r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```", re.M | re.S
@@ -55,8 +56,8 @@ def page(name: str) -> str:
 
 
 def blocks(lang: str | None = None) -> Iterator[tuple[Path, str, str]]:
-    """(page, language, dedented body) of every fenced block in the docs."""
-    for path in PAGES:
+    """(page, language, dedented body) of every fenced block in the docs and the README."""
+    for path in [*PAGES, README]:
         for match in FENCE.finditer(path.read_text(encoding="utf-8")):
             if lang is None or match["lang"] == lang:
                 yield path, match["lang"], textwrap.dedent(match["body"])
