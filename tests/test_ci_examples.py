@@ -184,3 +184,14 @@ def test_gitlab_docker_jobs_and_dev_container_need_no_connection_settings() -> N
         assert not {"TESTCONTAINERS_CONNECTION_MODE", "TC_HOST"} & set(variables)
     assert gitlab_job("test:dind")["variables"]["DOCKER_HOST"] == "tcp://docker:2375"
     assert any("docker-outside-of-docker" in feature for feature in container["features"])
+
+
+@pytest.mark.parametrize("path", [WORKFLOW, GITLAB], ids=lambda p: p.name)
+def test_shared_redis_urls_name_no_database(path: Path) -> None:
+    """A Redis URL naming an index is the only database the harness may use: shards and xdist
+    workers sharing the server would then fail. The examples leave it out."""
+    text = path.read_text()
+    urls = re.findall(r"HARNESS_REDIS_URL:\s*[\"']?(redis://[^\s\"'#]+)", text)
+    assert urls, f"{path.name} sets no HARNESS_REDIS_URL"
+    for url in urls:
+        assert urlsplit(url).path in ("", "/"), f"{path.name}: {url} names a database"
