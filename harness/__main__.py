@@ -13,13 +13,15 @@ nearest ``pyproject.toml``, ``HARNESS_*`` variables) and takes the same ``--harn
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ._cli import add_config_options, add_resources_option, config_from_args, configured_resources
 from ._config import OPTIONS, HarnessConfig
-from ._exceptions import HarnessError
+from ._exceptions import HarnessError, describe
+from ._redact import ScrubbingWriter, scrub_exception
 
 __all__ = ["main"]
 
@@ -28,19 +30,28 @@ ONLY_STATE_DIR = tuple(opt.name for opt in OPTIONS if opt.name != "state_dir")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    config = None
-    if hasattr(args, "rootdir"):
+    """Run a command. Its output goes through :func:`~harness._redact.scrub`: no password is
+    shown, except in the environment ``harness up`` prints because the user asked for it."""
+    stdout, stderr = sys.stdout, ScrubbingWriter(sys.stderr)
+    with contextlib.redirect_stderr(stderr):
+        parser = _parser()
+        args = parser.parse_args(argv)
+        config = None
+        if hasattr(args, "rootdir"):
+            try:
+                config = config_from_args(args)
+            except ValueError as exc:  # a configuration value that cannot be used
+                parser.error(str(exc))
+        out = stdout if args.run is _up else ScrubbingWriter(stdout)
         try:
-            config = config_from_args(args)
-        except ValueError as exc:  # a configuration value that cannot be used
-            parser.error(str(exc))
-    try:
-        status: int = args.run(args, config)
-    except HarnessError as exc:
-        print(f"harness: {exc}", file=sys.stderr)
-        return 1
+            with contextlib.redirect_stdout(out):
+                status: int = args.run(args, config)
+        except HarnessError as exc:
+            print(f"harness: {describe(exc)}", file=sys.stderr)
+            return 1
+        except BaseException as exc:  # a bug or a driver's error: its traceback, scrubbed
+            scrub_exception(exc)
+            raise
     return status
 
 
@@ -118,7 +129,7 @@ def _up(args: argparse.Namespace, config: HarnessConfig) -> int:
         env_file=args.output,
         with_test_env=args.with_test_env,
     )
-    return anyio.run(up, config, options, sys.stdout, sys.stderr)
+    return anyio.run(up, config, options, sys.stdout, sys.stderr)  # stdout: the environment
 
 
 def _down(args: argparse.Namespace, config: HarnessConfig) -> int:

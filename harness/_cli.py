@@ -95,7 +95,7 @@ def config_from_args(args: argparse.Namespace) -> HarnessConfig:
         for opt in OPTIONS
         if getattr(args, opt.name, None) is not None
     }
-    return config_from_pyproject(rootdir, overrides)
+    return config_from_pyproject(rootdir, overrides, resources=list(REGISTRY))
 
 
 def configured_resources(config: HarnessConfig, explicit: Sequence[str] | None = None) -> list[str]:

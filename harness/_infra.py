@@ -269,7 +269,7 @@ class Infrastructure:
             )
             tail = log_tail(log)
             if tail:
-                error.add_note(f"Last lines of {log}:\n{tail}")
+                error.add_note(f"Last lines of the server's log:\n{tail}")
             raise error
 
     # -- end -------------------------------------------------------------------------------------

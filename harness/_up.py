@@ -25,7 +25,7 @@ import anyio
 
 from ._config import HarnessConfig
 from ._env import read_env_file, resolve_env_map
-from ._exceptions import HarnessError
+from ._exceptions import HarnessError, describe
 from ._infra import Infrastructure, reap, run_key
 from ._state import RunRecord
 from .backends import BACKENDS, choose
@@ -115,7 +115,7 @@ async def up(config: HarnessConfig, options: UpOptions, out: TextIO, err: TextIO
     try:
         plan = [f"{name} ({choose(REGISTRY[name], config).backend})" for name in options.resources]
     except HarnessError as exc:
-        say(f"harness up: cannot start: {exc}\nRun `harness doctor` for what to install.")
+        say(f"harness up: cannot start: {describe(exc)}\nRun `harness doctor` for what to install.")
         return 1
     for what in await anyio.to_thread.run_sync(reap, config):  # as a test session starts
         say(f"harness: reaped {what}")
@@ -152,7 +152,7 @@ async def _serve(
     try:
         await infra.start(options.resources, on_ready=lambda line: say(line.render()))
     except HarnessError as exc:
-        say(f"harness up: could not start the servers:\n{exc}")
+        say(f"harness up: could not start the servers:\n{describe(exc)}")
         return 1
     try:
         try:

@@ -19,6 +19,7 @@ import anyio
 
 from .._config import HarnessConfig
 from .._readiness import wait_ready
+from .._redact import remember
 from ..resources import CommandRunner, Resource, Server
 from ._base import Backend, OnRecord
 
@@ -73,6 +74,7 @@ class DockerBackend(Backend):
         testcontainers_config.ryuk_disabled = True
         started, wall = time.monotonic(), time.time()
         secret = secrets.token_urlsafe(18)
+        remember(secret)
         container = configure_container(resource, config, secret)
         server = Server(resource=resource.name, backend=self.name, url="", started_at=wall)
         await anyio.to_thread.run_sync(container.start)

@@ -14,6 +14,7 @@ import anyio
 
 from .._config import HarnessConfig
 from .._readiness import wait_ready
+from .._redact import remember
 from ..resources import REGISTRY, Resource, Server
 from ._base import Backend, OnRecord
 
@@ -29,6 +30,7 @@ class ExternalBackend(Backend):
 
     async def start(self, resource: Resource, config: HarnessConfig, on_record: OnRecord) -> Server:
         url = os.environ[resource.url_env]
+        remember(url)
         started, wall = time.monotonic(), time.time()
         version = await wait_ready(
             lambda: resource.probe(url),
