@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 config = config_from_args(args)
             except ValueError as exc:  # a configuration value that cannot be used
-                parser.error(str(exc))
+                args.parser.error(str(exc))
         out = stdout if args.run is _up else ScrubbingWriter(stdout)
         try:
             with contextlib.redirect_stdout(out):
@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_resources_option(doctor)
     add_config_options(doctor)
-    doctor.set_defaults(run=_doctor)
+    doctor.set_defaults(run=_doctor, parser=doctor)
 
     up = commands.add_parser("up", help="start the servers, print their environment, wait")
     add_resources_option(up)
@@ -87,18 +87,18 @@ def _parser() -> argparse.ArgumentParser:
         help="include the static variables of harness_env_file (.env.test) in the environment",
     )
     add_config_options(up)
-    up.set_defaults(run=_up)
+    up.set_defaults(run=_up, parser=up)
 
     down = commands.add_parser("down", help="stop this project's reused servers")
     down.add_argument(
         "--force", action="store_true", help="stop them even while a run still uses them"
     )
     add_config_options(down, skip=ONLY_STATE_DIR)
-    down.set_defaults(run=_down)
+    down.set_defaults(run=_down, parser=down)
 
     reap = commands.add_parser("reap", help="stop the servers of killed runs now")
     add_config_options(reap, skip=ONLY_STATE_DIR)
-    reap.set_defaults(run=_reap)
+    reap.set_defaults(run=_reap, parser=reap)
 
     build = commands.add_parser(
         "build-ferretdb", help="build FerretDB into the cache (skipped when cached)"

@@ -47,7 +47,7 @@ def add_config_options(parser: argparse.ArgumentParser, *, skip: Sequence[str] =
             )
         elif opt.kind == "linelist":
             group.add_argument(
-                *flags, dest=opt.name, action="append", metavar="KEY=VALUE", help=opt.help
+                *flags, dest=opt.name, action="append", metavar=opt.metavar, help=opt.help
             )
         else:
             group.add_argument(*flags, dest=opt.name, default=None, help=opt.help)
@@ -67,10 +67,12 @@ def add_resources_option(parser: argparse.ArgumentParser) -> None:
 def _resource_list(value: str) -> list[str]:
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in REGISTRY]
-    if unknown or not names:
+    if unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown resource {', '.join(unknown) or repr(value)}: choose from {', '.join(REGISTRY)}"
+            f"unknown resource {', '.join(unknown)}: choose from {', '.join(REGISTRY)}"
         )
+    if not names:
+        raise argparse.ArgumentTypeError(f"no resource named: choose from {', '.join(REGISTRY)}")
     return names
 
 

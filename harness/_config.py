@@ -48,6 +48,8 @@ class Option:
     help: str
     kind: Literal["string", "bool", "linelist", "float"] = "string"
     default: Any = None
+    metavar: str | None = None
+    """What the flag's value looks like in ``--help`` (lines: one per flag)."""
 
     @property
     def ini(self) -> str:
@@ -82,6 +84,7 @@ OPTIONS: tuple[Option, ...] = (
         "rabbitmq, mongo, redis, or <resource>.host/.port/.address/.user/.password/.path)",
         "linelist",
         [],
+        "VARIABLE=SOURCE",
     ),
     Option(
         "resources",
@@ -89,13 +92,20 @@ OPTIONS: tuple[Option, ...] = (
         "variables set (names, or 'all'); by default a test starts what its fixtures need",
         "linelist",
         [],
+        "NAME",
     ),
     Option(
         "alembic_ini",
         "alembic config whose `upgrade head` builds the template database",
         default="",
     ),
-    Option("images", "RESOURCE=image lines overriding the Docker images", "linelist", []),
+    Option(
+        "images",
+        "RESOURCE=image lines overriding the Docker images",
+        "linelist",
+        [],
+        "RESOURCE=IMAGE",
+    ),
     Option(
         "startup_timeout", "seconds a server may take to answer before the run fails", "float", 60.0
     ),

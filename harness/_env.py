@@ -109,7 +109,7 @@ def _url_part(url: str, part: str) -> str | None:
         "path": parts.path.lstrip("/"),
     }
     assert values.keys() == set(URL_PARTS)
-    return values.get(part)
+    return values.get(part) or None  # an empty user (redis://:password@...) is none
 
 
 def apply_env(values: Mapping[str, str]) -> None:

@@ -23,6 +23,7 @@ import anyio
 from ._config import HarnessConfig
 from ._exceptions import HarnessError, ServerDiedError, ServerStartError
 from ._readiness import log_tail, wait_ready
+from ._redact import scrub_exception
 from ._session import HarnessSession
 from ._state import RunRecord, RunState, new_lease, reap_orphans
 from .backends import BACKENDS, choose
@@ -104,8 +105,18 @@ class Infrastructure:
 
         :param on_ready: called with each server's line as soon as it is ready (``harness up``
             shows progress with it), before the slower ones finish.
-        :raises HarnessError: with what failed and how to fix it; nothing is left running.
+        :raises HarnessError: with what failed and how to fix it; nothing is left running. Any
+            error, a driver's too, comes with its chain scrubbed of passwords.
         """
+        try:
+            return await self._start(needed, on_ready)
+        except BaseException as exc:
+            scrub_exception(exc)
+            raise
+
+    async def _start(
+        self, needed: Collection[str], on_ready: Callable[[StartLine], None] | None
+    ) -> list[StartLine]:
         names = [name for name in REGISTRY if name in needed]
         async with self._locked() as state:
             if state.failure:
@@ -241,9 +252,14 @@ class Infrastructure:
                 self._session.clients.update(published)
             self.urls[name] = url
 
-        async with anyio.create_task_group() as group:
-            for name in names:
-                group.start_soon(open_one, name)
+        try:
+            async with anyio.create_task_group() as group:
+                for name in names:
+                    group.start_soon(open_one, name)
+        except BaseExceptionGroup as failed:  # the error itself, not anyio's wrapper around it
+            error = _combine(list(failed.exceptions))
+            error.__suppress_context__ = True
+            raise error from error.__cause__
         async with self._locked() as state:
             state.namespaces += [
                 {"resource": r, "name": n, "lease": self._lease}

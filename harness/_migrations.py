@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ._exceptions import MigrationError
+from ._redact import scrub_exception
 from ._session import current
 from ._urls import with_path
 
@@ -207,18 +208,26 @@ def run_alembic(
             f"alembic ({task}) did not finish within "
             f"{MIGRATION_TIMEOUT:.0f} s; run it alone with `alembic -c {ini} upgrade head` to "
             "see where it waits (a lock held by another connection?)."
-        ) from exc
+        ) from scrub_exception(exc)  # its command line holds the URL
     report = _last_json(result.stdout)
     if result.returncode != 0 or "error" in report:
+        output = _tail(result.stderr)
         message = report.get("error") or (
-            f"the alembic subprocess exited with {result.returncode}:\n"
-            + (result.stderr.strip()[-2000:] or "(no output)")
+            f"the alembic subprocess exited with {result.returncode}:\n{output or '(no output)'}"
         )
         error = MigrationError(message)
-        if result.stderr.strip() and "error" in report:
-            error.add_note(f"alembic's output:\n{result.stderr.strip()[-2000:]}")
+        if output and "error" in report:
+            error.add_note(f"alembic's output:\n{output}")
         raise error
     return report
+
+
+def _tail(output: str, limit: int = 2000) -> str:
+    """The end of *output*, at most *limit* characters, from the start of a line."""
+    output = output.strip()
+    if len(output) <= limit:
+        return output
+    return output[-limit:].partition("\n")[2]
 
 
 def _last_json(stdout: str) -> dict[str, str]:

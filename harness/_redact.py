@@ -67,12 +67,37 @@ def _secrets() -> set[str]:
 
 
 def scrub(text: str) -> str:
-    """*text* with every URL's password and every held password replaced by ``***``."""
+    """*text* with every URL's password and every held password replaced by ``***``; also the
+    piece of a held password next to a ``...`` where a long repr was cut short (pytest shows
+    ``'postgresql://harness:Vw6g...'``)."""
     text = _URL_PASSWORD.sub(lambda match: f"{match['head']}***@", text)
     for secret in sorted(_secrets(), key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, "***")
+        if _CUT in text:
+            text = _scrub_cut(text, secret)
     return text
+
+
+_CUT = "..."
+_PIECE = 4
+"""The shortest piece of a password next to a cut that is replaced."""
+
+
+def _scrub_cut(text: str, secret: str) -> str:
+    """Replace the start of *secret* ending right before a cut, and its end right after one."""
+    parts = text.split(_CUT)
+    for index in range(len(parts) - 1):
+        before, after = parts[index], parts[index + 1]
+        for size in range(min(len(secret) - 1, len(before)), _PIECE - 1, -1):
+            if before.endswith(secret[:size]):
+                parts[index] = before[:-size] + "***"
+                break
+        for size in range(min(len(secret) - 1, len(after)), _PIECE - 1, -1):
+            if after.startswith(secret[-size:]):
+                parts[index + 1] = "***" + after[size:]
+                break
+    return _CUT.join(parts)
 
 
 def scrubbed(value: Any) -> Any:
@@ -122,26 +147,26 @@ def scrub_exception(error: BaseException) -> BaseException:
     return error
 
 
-def scrub_object(obj: Any, depth: int = 0) -> None:
-    """Scrub, in place, the text inside one of pytest's report objects (tracebacks, function
-    arguments, locals, captured output): they are dataclasses holding strings and lists."""
-    if depth > 12:
-        return
+def scrub_object(obj: Any, depth: int = 0) -> Any:
+    """Scrub the text inside one of pytest's report objects (tracebacks, function arguments,
+    locals, an exception chain): dataclasses holding strings, lists and tuples. Mutable parts
+    are scrubbed in place; returns *obj*, or a scrubbed copy of a string or tuple."""
+    if depth > 16:
+        return obj
+    if isinstance(obj, str):
+        return scrub(obj)
+    if isinstance(obj, tuple):
+        return tuple(scrub_object(item, depth + 1) for item in obj)
     if isinstance(obj, list):
-        for index, item in enumerate(obj):
-            if isinstance(item, str | tuple):
-                obj[index] = scrubbed(item)
-            else:
-                scrub_object(item, depth + 1)
-        return
-    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
-        return
-    for field in dataclasses.fields(obj):
-        value = getattr(obj, field.name, None)
-        if isinstance(value, str | tuple):
-            object.__setattr__(obj, field.name, scrubbed(value))
-        else:
-            scrub_object(value, depth + 1)
+        obj[:] = [scrub_object(item, depth + 1) for item in obj]
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            obj[key] = scrub_object(value, depth + 1)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for field in dataclasses.fields(obj):
+            value = getattr(obj, field.name, None)
+            object.__setattr__(obj, field.name, scrub_object(value, depth + 1))
+    return obj
 
 
 class ScrubbingWriter(io.TextIOBase):

@@ -22,7 +22,7 @@ from ._env import apply_env, load_env_file, resolve_env_map
 from ._exceptions import EnvFileError, HarnessError, describe
 from ._infra import Infrastructure, reap
 from ._markers import MARKERS
-from ._redact import scrub, scrub_exception, scrub_object, scrubbed
+from ._redact import scrub, scrub_exception, scrub_object
 from ._session import HarnessSession, set_current
 from ._stash import SESSION_KEY, session_of
 from .resources import REGISTRY, Resource
@@ -49,7 +49,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(opt.flag, action="store_const", const=True, default=None, help=opt.help)
         elif opt.kind == "linelist":
             group.addoption(
-                opt.flag, action="append", default=None, metavar="KEY=VALUE", help=opt.help
+                opt.flag, action="append", default=None, metavar=opt.metavar, help=opt.help
             )
         else:
             group.addoption(opt.flag, default=None, help=opt.help)
@@ -260,10 +260,7 @@ def pytest_make_collect_report(
 
 
 def _scrub_report(report: pytest.TestReport | pytest.CollectReport) -> None:
-    if isinstance(report.longrepr, str | tuple):
-        report.longrepr = scrubbed(report.longrepr)
-    else:
-        scrub_object(report.longrepr)
+    report.longrepr = scrub_object(report.longrepr)
     report.sections = [(title, scrub(text)) for title, text in report.sections]
 
 

@@ -106,8 +106,7 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ),
     (
         {"reuse": "maybe"},
-        f"harness_reuse {CLI.format('reuse')} is 'maybe'; use true or false (1/0, yes/no, "
-        "on/off).",
+        f"harness_reuse {CLI.format('reuse')} is 'maybe'; use true or false (1/0, yes/no, on/off).",
     ),
     (
         {"startup_timeout": "5x"},
@@ -136,8 +135,7 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ),
     (
         {"timeout": "nan"},
-        f"harness_timeout {CLI.format('timeout')} is 'nan'; give a number of seconds (0 for "
-        "none).",
+        f"harness_timeout {CLI.format('timeout')} is 'nan'; give a number of seconds (0 for none).",
     ),
     (
         {"env_map": ["NO_EQUALS"]},
@@ -409,7 +407,7 @@ def test_the_harness_command_refuses_the_same_values_with_status_2(tmp_path: Pat
         )
         assert result.returncode == 2, result.stderr
         assert result.stderr.splitlines()[-1] == (
-            "harness: error: harness_env_map (from pyproject.toml): 'FOO=kafka' names no "
+            f"harness {command}: error: harness_env_map (from pyproject.toml): 'FOO=kafka' names no "
             f"resource: 'kafka' is not one of {KNOWN}. {REGISTER}"
         )
     assert not (tmp_path / "state" / "runs").exists() or not list(
