@@ -59,8 +59,9 @@ def alembic_config(ini: Path, url: str | None = None) -> Config:
 
     if not ini.is_file():
         raise MigrationError(
-            f"alembic config {ini} does not exist: fix `harness_alembic_ini` in pyproject.toml "
-            "(or set it empty to run without migrations)."
+            f"alembic config {ini} does not exist: point `harness_alembic_ini` (or the path "
+            "given to the function) at the project's alembic.ini, or leave the option out to run "
+            "without migrations."
         )
     config = Config(str(ini))
     config.attributes["configure_logger"] = False

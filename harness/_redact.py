@@ -70,7 +70,7 @@ def scrub(text: str) -> str:
     """*text* with every URL's password and every held password replaced by ``***``; also the
     piece of a held password next to a ``...`` where a long repr was cut short (pytest shows
     ``'postgresql://harness:Vw6g...'``)."""
-    text = _URL_PASSWORD.sub(lambda match: f"{match['head']}***@", text)
+    text = _URL_PASSWORD.sub(_hide, text)
     for secret in sorted(_secrets(), key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, "***")
@@ -79,6 +79,15 @@ def scrub(text: str) -> str:
     return text
 
 
+def _hide(match: re.Match[str]) -> str:
+    """The URL's head with ``***`` for its password, unless that is an example's placeholder
+    (``user:password@host``, as messages show how a URL looks)."""
+    if match["password"] in _EXAMPLES:
+        return match[0]
+    return f"{match['head']}***@"
+
+
+_EXAMPLES = {"password", "***"}
 _CUT = "..."
 _PIECE = 4
 """The shortest piece of a password next to a cut that is replaced."""
