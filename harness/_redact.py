@@ -145,9 +145,11 @@ def scrub_exception(error: BaseException) -> BaseException:
             for name, value in list(vars(current).items()):
                 if name != "__notes__":
                     setattr(current, name, scrubbed(value))
-            if isinstance(current, OSError):
-                current.strerror = scrubbed(current.strerror)
-                current.filename = scrubbed(current.filename)
+            if isinstance(current, OSError):  # set only what is set: None would show in str()
+                if isinstance(current.strerror, str):
+                    current.strerror = scrub(current.strerror)
+                if isinstance(current.filename, str):
+                    current.filename = scrub(current.filename)
             notes = getattr(current, "__notes__", None)
             if isinstance(notes, list):
                 notes[:] = [scrubbed(note) for note in notes]
