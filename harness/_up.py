@@ -38,6 +38,11 @@ DOTENV_PLAIN = re.compile(r"[A-Za-z0-9_@%+=:,./?&#-]*\Z")
 LOCK_TIMEOUT = 30.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
+PASSWORDS_NOTICE = (
+    "# This environment holds this run's passwords (every other output shows them as ***);\n"
+    "# --env-file PATH writes it to a file only you can read instead."
+)
+
 _Say = Callable[[str], None]
 
 
@@ -176,7 +181,7 @@ def _publish(
         write_env_file(options.env_file, dotenv)
         say(f"harness up: wrote {len(values)} variables to {options.env_file} (mode 0600)")
     else:
-        print("# --- shell ---", *format_shell(values), file=out, sep="\n")
+        print(PASSWORDS_NOTICE, "# --- shell ---", *format_shell(values), file=out, sep="\n")
         print("# --- .env ---", *dotenv, "# --- end ---", file=out, sep="\n", flush=True)
     say(f"harness up: ready; run record {infra.record.path}. Ctrl-C or SIGTERM stops the servers.")
 
