@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 
 from ._config import HarnessConfig
-from ._exceptions import HarnessError, ServerDiedError, ServerStartError
+from ._exceptions import HarnessError, ServerDiedError, ServerStartError, describe
 from ._readiness import log_tail, wait_ready
 from ._redact import scrub_exception
 from ._session import HarnessSession
@@ -405,5 +405,5 @@ def _combine(errors: list[BaseException]) -> BaseException:
     interrupt = next((e for e in errors if not isinstance(e, Exception)), None)
     if len(errors) == 1 or interrupt is not None:
         return interrupt or errors[0]
-    message = "\n\n".join(f"- {e}" for e in errors)
+    message = "\n\n".join(f"- {describe(e)}" for e in errors)  # with each one's log lines
     return HarnessError(f"{len(errors)} resources failed to start:\n{message}")

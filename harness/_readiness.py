@@ -58,7 +58,8 @@ def _failure(
     """The error, with the server's log copied in: a failed start removes its temp dir."""
     detail = ""
     if last is not None:
-        detail = f": last error {type(last).__name__}" + (f": {last}" if str(last) else "")
+        said = str(last).rstrip(".")
+        detail = f": last error {type(last).__name__}" + (f": {said}" if said else "")
     error = ServerStartError(f"{summary}{detail}.\nHint: {hint}")
     if log_path is not None:
         tail = log_tail(log_path)

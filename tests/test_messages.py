@@ -341,3 +341,50 @@ def test_a_missing_binary_stops_pytest_naming_what_to_install(pytester: pytest.P
         "`apt-get install redis-server  (or set HARNESS_REDIS_URL)`, start Docker, or export "
         "HARNESS_REDIS_URL. !"
     ) in text, text
+
+
+BROKEN_REDIS = """
+from harness.resources import register
+from harness.resources.redis import RedisResource
+
+
+class BrokenRedis(RedisResource):
+    async def prepare_local(self, binaries, workdir, port, secret, user):
+        spec = await super().prepare_local(binaries, workdir, port, secret, user)
+        spec.argv += ["--no-such-option", "x"]
+        return spec
+
+
+register(BrokenRedis())
+"""
+
+
+def test_a_local_server_that_exits_at_start_shows_its_log(pytester: pytest.Pytester) -> None:
+    """Its temp dir is gone with it, so the log's last lines are in the error itself."""
+    pytester.makeconftest(BROKEN_REDIS)
+    pytester.makepyfile(test_x="def test_x(redis_url):\n    pass\n")
+    state = pytester.path / "state"
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [k for k in os.environ if k.startswith(("HARNESS_", "PYTEST_XDIST"))]:
+            patch.delenv(key)
+        patch.setenv("HARNESS_STATE_DIR", str(state))
+        result = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "--harness-backend=local", timeout=120
+        )
+    text = result.stdout.str()
+    assert result.ret == 3, text
+    assert re.search(
+        r"harness could not start the test infrastructure:\n"
+        r"Redis \(\S+/redis-server, port \d+\) exited during startup"
+        r"(: last error ConnectionError: Error 111 connecting to 127\.0\.0\.1:\d+\. Connect call "
+        r"failed \('127\.0\.0\.1', \d+\))?\.\n"
+        r"Hint: read the server's log below; raise harness_startup_timeout if the machine is "
+        r"slow\.\n"
+        r"Last lines of the server's log:\n\n"
+        r"\*\*\* FATAL CONFIG FILE ERROR \(Redis [\d.]+\) \*\*\*\n"
+        r"Reading the configuration file, at line \d+\n"
+        r">>> 'no-such-option \"x\"'\n"
+        r"Bad directive or wrong number of arguments !",
+        text,
+    ), text
+    assert not list((state / "servers").glob("redis-*"))  # the temp dir went with the server
