@@ -4,8 +4,9 @@ reports.
 Two rules, applied to every message the harness writes and every error it lets through:
 
 * the password of any URL (``scheme://user:password@host``) becomes ``***``;
-* a password the harness holds (generated for a server it started, or in a ``HARNESS_*_URL``
-  variable) becomes ``***`` wherever it appears on its own, as a driver's error might quote it.
+* a password the harness holds (generated for a server it started, read from a
+  ``HARNESS_*_URL`` variable or a run record) becomes ``***`` wherever it appears on its own,
+  as a driver's error might quote it.
   Passwords shorter than :data:`MIN_SECRET` characters, or equal to their user name (CI's
   ``postgres:postgres``), are not searched for on their own: they would hide ordinary words.
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
-import os
 import re
 from collections.abc import Iterator
 from typing import Any, TextIO
@@ -56,21 +56,15 @@ def remember(url_or_secret: str) -> None:
 
 
 def _secrets() -> set[str]:
-    held = set(_held)
-    for name, value in os.environ.items():
-        if name.startswith("HARNESS_") and name.endswith("_URL") and "@" in value:
-            parts = urlsplit(value)
-            password, user = parts.password, parts.username
-            if password and password != user:
-                held |= {f for f in (password, unquote(password)) if len(f) >= MIN_SECRET}
-    return held
+    return _held
 
 
 def scrub(text: str) -> str:
     """*text* with every URL's password and every held password replaced by ``***``; also the
     piece of a held password next to a ``...`` where a long repr was cut short (pytest shows
     ``'postgresql://harness:Vw6g...'``)."""
-    text = _URL_PASSWORD.sub(_hide, text)
+    if "://" in text:
+        text = _URL_PASSWORD.sub(_hide, text)
     for secret in sorted(_secrets(), key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, "***")
