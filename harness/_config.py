@@ -168,8 +168,9 @@ class HarnessConfig:
     mongo_driver: str = "auto"
     state_dir: Path = field(default_factory=lambda: default_state_dir())
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
-    """Where each option's value came from (``pyproject.toml``, ``HARNESS_ENV_MAP``, the
-    command line...), for messages; an option left at its default has no entry."""
+    """Where each option's value came from (``pyproject.toml``, ``the HARNESS_ENV_MAP
+    variable``, ``--harness-env-map on the command line``...), for messages; an option left at
+    its default has no entry."""
 
 
 def default_state_dir() -> Path:
@@ -211,7 +212,7 @@ def parse_config(
             origins[opt.name] = origin
         raw[opt.name] = _coerce(opt, value, origin)
     checks = _Checks(origins, resources)
-    config = HarnessConfig(
+    return HarnessConfig(
         rootdir=rootdir,
         backend=cast(Backend, checks.choice("backend", raw["backend"], BACKEND_CHOICES)),
         reuse=raw["reuse"],
@@ -229,7 +230,6 @@ def parse_config(
         state_dir=_path(rootdir, raw["state_dir"]) or default_state_dir(),
         origins=origins,
     )
-    return config
 
 
 def config_from_pyproject(
