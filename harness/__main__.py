@@ -15,6 +15,7 @@ registers are known too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,9 +27,11 @@ from ._cli import (
     config_from_args,
     configured_resources,
     load_project_kinds,
+    project_rootdir,
 )
 from ._config import OPTIONS, HarnessConfig
-from ._exceptions import HarnessError
+from ._exceptions import HarnessError, describe
+from ._redact import ScrubbingWriter, scrub_exception
 
 __all__ = ["main"]
 
@@ -37,26 +40,35 @@ ONLY_STATE_DIR = tuple(opt.name for opt in OPTIONS if opt.name != "state_dir")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        config = _project_config(parser, args) if hasattr(args, "rootdir") else None
-        status: int = args.run(args, config)
-    except HarnessError as exc:
-        print(f"harness: {exc}", file=sys.stderr)
-        return 1
+    """Run a command. Its output goes through :func:`~harness._redact.scrub`: no password is
+    shown, except in the environment ``harness up`` prints because the user asked for it."""
+    stdout, stderr = sys.stdout, ScrubbingWriter(sys.stderr)
+    with contextlib.redirect_stderr(stderr):
+        parser = _parser()
+        args = parser.parse_args(argv)
+        config = _project_config(args) if hasattr(args, "rootdir") else None
+        out = stdout if args.run is _up else ScrubbingWriter(stdout)
+        try:
+            with contextlib.redirect_stdout(out):
+                status: int = args.run(args, config)
+        except HarnessError as exc:
+            print(f"harness: {describe(exc)}", file=sys.stderr)
+            return 1
+        except BaseException as exc:  # a bug or a driver's error: its traceback, scrubbed
+            scrub_exception(exc)
+            raise
     return status
 
 
-def _project_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> HarnessConfig:
-    """The project's config, with the kinds its root conftest.py registers loaded; a value that
-    cannot be used is a usage error (exit 2)."""
+def _project_config(args: argparse.Namespace) -> HarnessConfig:
+    """The project's config, checked against the kinds its root conftest.py registers (loaded
+    first, as pytest does); a value that cannot be used is a usage error (exit 2)."""
     try:
+        load_project_kinds(project_rootdir(args))
         config = config_from_args(args)
-        load_project_kinds(config.rootdir)  # before --resources is checked against the kinds
         check_resources(getattr(args, "resources", None))
     except ValueError as exc:
-        parser.error(str(exc))
+        args.parser.error(str(exc))
     return config
 
 
@@ -74,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_resources_option(doctor)
     add_config_options(doctor)
-    doctor.set_defaults(run=_doctor)
+    doctor.set_defaults(run=_doctor, parser=doctor)
 
     up = commands.add_parser("up", help="start the servers, print their environment, wait")
     add_resources_option(up)
@@ -92,18 +104,18 @@ def _parser() -> argparse.ArgumentParser:
         help="include the static variables of harness_env_file (.env.test) in the environment",
     )
     add_config_options(up)
-    up.set_defaults(run=_up)
+    up.set_defaults(run=_up, parser=up)
 
     down = commands.add_parser("down", help="stop this project's reused servers")
     down.add_argument(
         "--force", action="store_true", help="stop them even while a run still uses them"
     )
     add_config_options(down, skip=ONLY_STATE_DIR)
-    down.set_defaults(run=_down)
+    down.set_defaults(run=_down, parser=down)
 
     reap = commands.add_parser("reap", help="stop the servers of killed runs now")
     add_config_options(reap, skip=ONLY_STATE_DIR)
-    reap.set_defaults(run=_reap)
+    reap.set_defaults(run=_reap, parser=reap)
 
     build = commands.add_parser(
         "build-ferretdb", help="build FerretDB into the cache (skipped when cached)"
@@ -134,7 +146,7 @@ def _up(args: argparse.Namespace, config: HarnessConfig) -> int:
         env_file=args.output,
         with_test_env=args.with_test_env,
     )
-    return anyio.run(up, config, options, sys.stdout, sys.stderr)
+    return anyio.run(up, config, options, sys.stdout, sys.stderr)  # stdout: the environment
 
 
 def _down(args: argparse.Namespace, config: HarnessConfig) -> int:

@@ -28,6 +28,7 @@ __all__ = [
     "configured_resources",
     "find_rootdir",
     "load_project_kinds",
+    "project_rootdir",
 ]
 
 SHORT_FLAGS = {"backend": "--backend", "reuse": "--reuse"}
@@ -53,7 +54,7 @@ def add_config_options(parser: argparse.ArgumentParser, *, skip: Sequence[str] =
             )
         elif opt.kind == "linelist":
             group.add_argument(
-                *flags, dest=opt.name, action="append", metavar="KEY=VALUE", help=opt.help
+                *flags, dest=opt.name, action="append", metavar=opt.metavar, help=opt.help
             )
         else:
             group.add_argument(*flags, dest=opt.name, default=None, help=opt.help)
@@ -73,9 +74,7 @@ def add_resources_option(parser: argparse.ArgumentParser) -> None:
 def _resource_list(value: str) -> list[str]:
     names = [name.strip() for name in value.split(",") if name.strip()]
     if not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown resource {value!r}: choose from {', '.join(REGISTRY)}"
-        )
+        raise argparse.ArgumentTypeError(f"no resource named: choose from {', '.join(REGISTRY)}")
     return names
 
 
@@ -142,18 +141,23 @@ def find_rootdir(start: Path | None = None) -> Path:
     return here
 
 
+def project_rootdir(args: argparse.Namespace) -> Path:
+    """``--rootdir``, else the nearest directory with a ``pyproject.toml``."""
+    return Path(args.rootdir).resolve() if args.rootdir else find_rootdir()
+
+
 def config_from_args(args: argparse.Namespace) -> HarnessConfig:
     """The config pytest would build in this project, with the command line's flags on top.
 
     :raises ValueError: for an option value that cannot be used (the message names the fix).
     """
-    rootdir = args.rootdir.resolve() if args.rootdir else find_rootdir()
+    rootdir = project_rootdir(args)
     overrides: dict[str, Any] = {
         opt.name: getattr(args, opt.name)
         for opt in OPTIONS
         if getattr(args, opt.name, None) is not None
     }
-    return config_from_pyproject(rootdir, overrides)
+    return config_from_pyproject(rootdir, overrides, resources=list(REGISTRY))
 
 
 def configured_resources(config: HarnessConfig, explicit: Sequence[str] | None = None) -> list[str]:

@@ -22,8 +22,9 @@ import anyio
 
 from ._blocking import run_blocking
 from ._config import HarnessConfig
-from ._exceptions import HarnessError, ServerDiedError, ServerStartError
+from ._exceptions import HarnessError, ServerDiedError, ServerStartError, describe
 from ._readiness import log_tail, wait_ready
+from ._redact import scrub_exception
 from ._session import HarnessSession
 from ._state import RunRecord, RunState, new_lease, reap_orphans
 from .backends import BACKENDS, choose
@@ -105,8 +106,18 @@ class Infrastructure:
 
         :param on_ready: called with each server's line as soon as it is ready (``harness up``
             shows progress with it), before the slower ones finish.
-        :raises HarnessError: with what failed and how to fix it; nothing is left running.
+        :raises HarnessError: with what failed and how to fix it; nothing is left running. Any
+            error, a driver's too, comes with its chain scrubbed of passwords.
         """
+        try:
+            return await self._start(needed, on_ready)
+        except BaseException as exc:
+            scrub_exception(exc)
+            raise
+
+    async def _start(
+        self, needed: Collection[str], on_ready: Callable[[StartLine], None] | None
+    ) -> list[StartLine]:
         names = [name for name in REGISTRY if name in needed]
         async with self._locked() as state:
             if state.failure:
@@ -280,7 +291,7 @@ class Infrastructure:
             )
             tail = log_tail(log)
             if tail:
-                error.add_note(f"Last lines of {log}:\n{tail}")
+                error.add_note(f"Last lines of the server's log:\n{tail}")
             raise error
 
     # -- end -------------------------------------------------------------------------------------
@@ -413,5 +424,5 @@ def _combine(errors: list[BaseException]) -> BaseException:
     interrupt = next((e for e in errors if not isinstance(e, Exception)), None)
     if len(errors) == 1 or interrupt is not None:
         return interrupt or errors[0]
-    message = "\n\n".join(f"- {e}" for e in errors)
+    message = "\n\n".join(f"- {describe(e)}" for e in errors)  # with each one's log lines
     return HarnessError(f"{len(errors)} resources failed to start:\n{message}")

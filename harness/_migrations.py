@@ -25,6 +25,7 @@ import anyio
 
 from ._env import resolve_env_map
 from ._exceptions import MigrationError
+from ._redact import scrub_exception
 from ._urls import with_path
 
 if TYPE_CHECKING:
@@ -59,8 +60,9 @@ def alembic_config(ini: Path, url: str | None = None) -> Config:
 
     if not ini.is_file():
         raise MigrationError(
-            f"alembic config {ini} does not exist: fix `harness_alembic_ini` in pyproject.toml "
-            "(or set it empty to run without migrations)."
+            f"alembic config {ini} does not exist: point `harness_alembic_ini` (or the path "
+            "given to the function) at the project's alembic.ini, or leave the option out to run "
+            "without migrations."
         )
     config = Config(str(ini))
     config.attributes["configure_logger"] = False
@@ -209,18 +211,26 @@ def run_alembic(
             f"alembic ({task}) did not finish within "
             f"{MIGRATION_TIMEOUT:.0f} s; run it alone with `alembic -c {ini} upgrade head` to "
             "see where it waits (a lock held by another connection?)."
-        ) from exc
+        ) from scrub_exception(exc)  # its command line holds the URL
     report = _last_json(result.stdout)
     if result.returncode != 0 or "error" in report:
+        output = _tail(result.stderr)
         message = report.get("error") or (
-            f"the alembic subprocess exited with {result.returncode}:\n"
-            + (result.stderr.strip()[-2000:] or "(no output)")
+            f"the alembic subprocess exited with {result.returncode}:\n{output or '(no output)'}"
         )
         error = MigrationError(message)
-        if result.stderr.strip() and "error" in report:
-            error.add_note(f"alembic's output:\n{result.stderr.strip()[-2000:]}")
+        if output and "error" in report:
+            error.add_note(f"alembic's output:\n{output}")
         raise error
     return report
+
+
+def _tail(output: str, limit: int = 2000) -> str:
+    """The end of *output*, at most *limit* characters, from the start of a line."""
+    output = output.strip()
+    if len(output) <= limit:
+        return output
+    return output[-limit:].partition("\n")[2]
 
 
 def _last_json(stdout: str) -> dict[str, str]:

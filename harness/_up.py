@@ -25,7 +25,7 @@ import anyio
 
 from ._config import HarnessConfig
 from ._env import read_env_file, resolve_env_map
-from ._exceptions import HarnessError
+from ._exceptions import HarnessError, describe
 from ._infra import Infrastructure, reap, run_key
 from ._state import RunRecord
 from .backends import BACKENDS, choose
@@ -37,6 +37,11 @@ SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 DOTENV_PLAIN = re.compile(r"[A-Za-z0-9_@%+=:,./?&#-]*\Z")
 LOCK_TIMEOUT = 30.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+PASSWORDS_NOTICE = (
+    "# This environment holds this run's passwords (every other output shows them as ***);\n"
+    "# --env-file PATH writes it to a file only you can read instead."
+)
 
 _Say = Callable[[str], None]
 
@@ -115,7 +120,7 @@ async def up(config: HarnessConfig, options: UpOptions, out: TextIO, err: TextIO
     try:
         plan = [f"{name} ({choose(REGISTRY[name], config).backend})" for name in options.resources]
     except HarnessError as exc:
-        say(f"harness up: cannot start: {exc}\nRun `harness doctor` for what to install.")
+        say(f"harness up: cannot start: {describe(exc)}\nRun `harness doctor` for what to install.")
         return 1
     for what in await anyio.to_thread.run_sync(reap, config):  # as a test session starts
         say(f"harness: reaped {what}")
@@ -152,7 +157,7 @@ async def _serve(
     try:
         await infra.start(options.resources, on_ready=lambda line: say(line.render()))
     except HarnessError as exc:
-        say(f"harness up: could not start the servers:\n{exc}")
+        say(f"harness up: could not start the servers:\n{describe(exc)}")
         return 1
     try:
         try:
@@ -176,7 +181,7 @@ def _publish(
         write_env_file(options.env_file, dotenv)
         say(f"harness up: wrote {len(values)} variables to {options.env_file} (mode 0600)")
     else:
-        print("# --- shell ---", *format_shell(values), file=out, sep="\n")
+        print(PASSWORDS_NOTICE, "# --- shell ---", *format_shell(values), file=out, sep="\n")
         print("# --- .env ---", *dotenv, "# --- end ---", file=out, sep="\n", flush=True)
     say(f"harness up: ready; run record {infra.record.path}. Ctrl-C or SIGTERM stops the servers.")
 

@@ -32,6 +32,7 @@ import anyio.lowlevel
 from .._config import HarnessConfig
 from .._exceptions import BackendUnavailableError, HarnessError, ServerStartError
 from .._readiness import wait_ready
+from .._redact import remember
 from ..resources import CommandRunner, Resource, Server
 from ._base import Backend, OnRecord
 from ._docker_network import NetworkPlan, plan_network
@@ -268,6 +269,7 @@ class DockerBackend(Backend):
         info = docker_info()
         started, wall = time.monotonic(), time.time()
         secret = secrets.token_urlsafe(18)
+        remember(secret)
         image = image_for(resource, config)
         # Named (and recorded) before it exists, its id recorded before it starts: a run killed at
         # any point leaves a record the next run reaps by.
@@ -317,10 +319,14 @@ class DockerBackend(Backend):
                 lambda: resource.probe(server.url),
                 what=f"{resource.title} container {name} ({image})",
                 timeout=config.startup_timeout,
-                hint=f"see `docker logs {name}`; raise harness_startup_timeout if the machine is slow.",
+                hint="see its log below; raise harness_startup_timeout if the machine is slow.",
             )
-        except BaseException:
+        except BaseException as exc:
             with anyio.CancelScope(shield=True):
+                if isinstance(exc, ServerStartError):  # its log, before the container goes
+                    logs = await anyio.to_thread.run_sync(_logs, docker_client(), name)
+                    if logs:
+                        exc.add_note(f"Last lines of `docker logs {name}`:\n{logs}")
                 await anyio.to_thread.run_sync(self.stop, server)
             raise
         server.ready_seconds = time.monotonic() - started

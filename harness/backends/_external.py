@@ -15,6 +15,7 @@ import anyio
 from .._blocking import run_blocking
 from .._config import HarnessConfig
 from .._readiness import wait_ready
+from .._redact import remember
 from ..resources import REGISTRY, Resource, Server
 from ._base import Backend, OnRecord
 
@@ -30,6 +31,7 @@ class ExternalBackend(Backend):
 
     async def start(self, resource: Resource, config: HarnessConfig, on_record: OnRecord) -> Server:
         url = os.environ[resource.url_env]
+        remember(url)
         started, wall = time.monotonic(), time.time()
         version = await wait_ready(
             lambda: resource.probe(url),
