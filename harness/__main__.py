@@ -66,7 +66,7 @@ def _project_config(args: argparse.Namespace) -> HarnessConfig:
     try:
         load_project_kinds(project_rootdir(args))
         config = config_from_args(args)
-        check_resources(getattr(args, "resources", None))
+        check_resources(getattr(args, "selected", None))
     except ValueError as exc:
         args.parser.error(str(exc))
     return config
@@ -128,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
 def _doctor(args: argparse.Namespace, config: HarnessConfig) -> int:
     from ._doctor import diagnose, render
 
-    diagnosis = diagnose(config, configured_resources(config, args.resources))
+    diagnosis = diagnose(config, configured_resources(config, args.selected))
     print("\n".join(render(diagnosis)))
     return 0 if diagnosis.ok else 1
 
@@ -142,7 +142,7 @@ def _up(args: argparse.Namespace, config: HarnessConfig) -> int:
     if config.env_file is not None and config.env_file.is_file():
         load_env_file(config.env_file)  # as the plugin does: migrations may read it
     options = UpOptions(
-        resources=configured_resources(config, args.resources),
+        resources=configured_resources(config, args.selected),
         env_file=args.output,
         with_test_env=args.with_test_env,
     )

@@ -63,6 +63,7 @@ def add_config_options(parser: argparse.ArgumentParser, *, skip: Sequence[str] =
 def add_resources_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resources",
+        dest="selected",  # not `resources`: that is harness_resources (--harness-resources)
         type=_resource_list,
         default=None,
         metavar="NAME,...",
