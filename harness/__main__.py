@@ -46,9 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.redirect_stderr(stderr):
         parser = _parser()
         args = parser.parse_args(argv)
-        config = _project_config(args) if hasattr(args, "rootdir") else None
         out = stdout if args.run is _up else ScrubbingWriter(stdout)
         try:
+            config = _project_config(args) if hasattr(args, "rootdir") else None
             with contextlib.redirect_stdout(out):
                 status: int = args.run(args, config)
         except HarnessError as exc:

@@ -106,7 +106,8 @@ def test_a_misspelt_name_in_harness_resources_stops_the_run(pytester: pytest.Pyt
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            "ERROR: harness: harness_resources names 'postgress', which is not a resource: use "
-            "rabbitmq, postgres, mongo, redis, or all."
+            "ERROR: harness: harness_resources (from tox.ini): 'postgress' is not a resource: "
+            "use all, or names from rabbitmq, postgres, mongo, redis. Fix the name, or "
+            "register() the resource in the root conftest.py."
         ]
     )

@@ -227,7 +227,11 @@ async def test_the_api_raises_chains_without_passwords(
     maintenance = with_path(harness_infra.servers["postgres"].url, "postgres")  # no chain yet
     with pytest.raises(MigrationError) as migration:
         run_alembic(
-            ini, "template", url=maintenance, variables=["POSTGRES-SUPABASE-URL"], cwd=tmp_path
+            ini,
+            "template",
+            url=maintenance,
+            env={"POSTGRES-SUPABASE-URL": maintenance},
+            cwd=tmp_path,
         )
     assert "postgresql://harness:***@" in str(migration.value)
     assert "alembic's output" in migration.value.__notes__[0]
@@ -301,7 +305,8 @@ def test_a_local_server_that_dies_during_the_run(
 
 # -- external servers: the team's own passwords -------------------------------------------------
 def _external(servers: ExternalServers, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return run_env(tmp_path / "state", {**servers.harness_env(), **extra})
+    env = {**servers.harness_env(), "HARNESS_BACKEND": "external", **extra}
+    return run_env(tmp_path / "state", env)
 
 
 def _wrong_accounts(servers: ExternalServers) -> dict[str, str]:
