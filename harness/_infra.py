@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 
 from ._config import HarnessConfig
-from ._exceptions import HarnessError, ServerDiedError, ServerStartError
+from ._exceptions import HarnessError, ServerDiedError, ServerStartError, StateDirError
 from ._readiness import log_tail, wait_ready
 from ._session import HarnessSession
 from ._state import RunRecord, RunState, new_lease, reap_orphans
@@ -114,12 +114,12 @@ class Infrastructure:
                 )
             try:
                 lines = await self._ensure_servers(state, names, on_ready)
-            except HarnessError as exc:
-                if self._xdist:  # the run's other workers fail fast with it
-                    state.failure = str(exc)
-                    self.record.save(state)
+            except BaseException as exc:
+                if self._xdist and isinstance(exc, HarnessError):
+                    state.failure = str(exc)  # the run's other workers fail fast with it
+                    self._save_quietly(state)
                 elif not state.servers and not state.live_leases():
-                    self.record.remove()
+                    self.record.remove()  # also after Ctrl-C: nothing of this run is left
                 raise
             state.leases[self._lease] = self._lease_ctime
             state.reuse = self.config.reuse
@@ -218,7 +218,15 @@ class Infrastructure:
             self.servers.pop(name, None)
             if server is not None:
                 await anyio.to_thread.run_sync(BACKENDS[server.backend].stop, server)
-        self.record.save(state)
+        self._save_quietly(state)
+
+    def _save_quietly(self, state: RunState) -> None:
+        """Save while failing already: a state dir that cannot be written must not hide the
+        first error (the servers are stopped either way; reaping forgets what the file says)."""
+        try:
+            self.record.save(state)
+        except StateDirError:
+            logger.warning("harness: could not update %s", self.record.path, exc_info=True)
 
     async def _open_namespaces(self, names: list[str]) -> None:
         prefix = _namespace_prefix(self.worker)
@@ -304,7 +312,7 @@ class Infrastructure:
             return
         if self._namespaces:
             logger.warning("harness: namespaces left on shared servers: %s", self._namespaces)
-        with self.record.lock.acquire(timeout=2 * self.config.startup_timeout + 60):
+        with self.record.lock.held(timeout=2 * self.config.startup_timeout + 60):
             self._release(self.record.load())
 
     def _release(self, state: RunState) -> None:
@@ -326,7 +334,7 @@ class Infrastructure:
             await anyio.to_thread.run_sync(lambda: self.record.lock.acquire(timeout=timeout))
         except TimeoutError as exc:
             raise HarnessError(
-                f"waited {timeout:.0f} s for the run lock {self.record.lock.lock_file}; another "
+                f"waited {timeout:.0f} s for the run lock {self.record.lock.path}; another "
                 "pytest process holds it. If none is running, delete that file."
             ) from exc
         try:

@@ -192,7 +192,7 @@ def down(config: HarnessConfig, *, force: bool = False) -> list[str]:
         record.lock.acquire(timeout=LOCK_TIMEOUT)
     except TimeoutError as exc:
         raise HarnessError(
-            f"waited {LOCK_TIMEOUT:.0f} s for {record.lock.lock_file}: a run is starting or stopping "
+            f"waited {LOCK_TIMEOUT:.0f} s for {record.lock.path}: a run is starting or stopping "
             "these servers right now. Try again when it has finished."
         ) from exc
     try:

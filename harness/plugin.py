@@ -144,10 +144,10 @@ async def harness_infra(
     config = request.config
     session = session_of(config)
     role = _role(config)
-    infra = Infrastructure(
-        session.config, worker=role.worker, xdist_run=role.xdist_run, session=session
-    )
     try:
+        infra = Infrastructure(
+            session.config, worker=role.worker, xdist_run=role.xdist_run, session=session
+        )
         needed: frozenset[str] = config.stash.get(NEEDED_KEY, NOTHING)
         lines = await infra.start(needed)
     except HarnessError as exc:
