@@ -265,20 +265,28 @@ class Infrastructure:
 
         :raises ServerDiedError: naming the server and what to do.
         """
-        for name in names:
+        error = self.dead_server(names)
+        if error is not None:
+            raise error
+
+    def dead_server(self, names: Collection[str] | None = None) -> ServerDiedError | None:
+        """The error for the first server of *names* (default: all) that is no longer running,
+        or ``None``. Cheap: a process or container status, no client round trip."""
+        for name in self.servers if names is None else names:
             server = self.servers.get(name)
             if server is None or BACKENDS[server.backend].alive(server):
                 continue
             log = Path(server.workdir) / "server.log" if server.workdir else None
             error = ServerDiedError(
                 f"{REGISTRY[name].title} ({server.backend}, {address(server.url)}) stopped during the "
-                "run. Tests after this point cannot use it; rerun, and check the machine's memory "
-                "and disk if it happens again."
+                "run: nothing can use it any more. Rerun, and check the machine's memory and disk "
+                "if it happens again."
             )
             tail = log_tail(log)
             if tail:
                 error.add_note(f"Last lines of {log}:\n{tail}")
-            raise error
+            return error
+        return None
 
     # -- end -------------------------------------------------------------------------------------
     async def close(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 import threading
 import types
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from contextlib import nullcontext
 from typing import Any
 
@@ -220,10 +220,39 @@ def _client_fixture(resource: Resource) -> Any:
 
 
 # -- during and after the run ----------------------------------------------------------------------
-def pytest_runtest_setup(item: pytest.Item) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    """A server that died since the last test fails this one at once, with its log."""
     infra = session_of(item.config).infra
     if infra is not None:
         infra.check_alive(infra.servers)
+    return (yield from _blaming_a_dead_server(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _blaming_a_dead_server(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _blaming_a_dead_server(item))
+
+
+def _blaming_a_dead_server(item: pytest.Item) -> Generator[None, object, object]:
+    """When a test phase fails and a server has died meanwhile, fail with ServerDiedError (the
+    server, its log) caused by the driver's error, instead of the driver's error alone.
+
+    Costs nothing while tests pass: the servers are looked at only after a failure.
+    """
+    try:
+        return (yield)
+    except Exception as exc:
+        infra = session_of(item.config).infra
+        died = infra.dead_server() if infra is not None else None
+        if died is None:
+            raise
+        raise died from exc
 
 
 @pytest.hookimpl(trylast=True)
