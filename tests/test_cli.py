@@ -204,9 +204,7 @@ def _passwords(values: Mapping[str, str]) -> list[str]:
 # -- doctor ------------------------------------------------------------------------------------------
 @NO_DOCKER
 def test_doctor_reports_each_resource_with_backend_versions_and_succeeds(tmp_path: Path) -> None:
-    started = time.monotonic()
     result = harness("doctor", tmp_path=tmp_path)
-    elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     for title in ("RabbitMQ", "PostgreSQL", "MongoDB", "Redis"):
@@ -220,7 +218,6 @@ def test_doctor_reports_each_resource_with_backend_versions_and_succeeds(tmp_pat
     assert re.search(r"^Go +(go version go\d|not found)", out, re.M), out
     assert f"State dir    {tmp_path / 'state'}  (0 run record(s), 0 orphaned)" in out
     assert "OK: all 4 resources this project uses can be provided." in out
-    assert elapsed < 5, f"doctor took {elapsed:.1f} s"  # typically ~1.3 s, mostly imports
 
 
 def test_doctor_with_binaries_missing_says_what_to_install_and_fails(tmp_path: Path) -> None:
