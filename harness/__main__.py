@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ._cli import add_config_options, add_resources_option, config_from_args, configured_resources
 from ._config import OPTIONS, HarnessConfig
-from ._exceptions import HarnessError
+from ._exceptions import HarnessError, describe
 
 __all__ = ["main"]
 
@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.run(args, config)
     except HarnessError as exc:
-        print(f"harness: {exc}", file=sys.stderr)
+        print(f"harness: {describe(exc)}", file=sys.stderr)
         return 1
     return status
 

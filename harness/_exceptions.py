@@ -22,7 +22,14 @@ __all__ = [
     "StateDirError",
     "TimeLimitExceededError",
     "UnexpectedMessageError",
+    "describe",
 ]
+
+
+def describe(error: BaseException) -> str:
+    """The message with its notes (the server's log tail, alembic's output): ``str()`` of an
+    exception leaves the notes out, and an error shown without a traceback needs them."""
+    return "\n".join([str(error), *getattr(error, "__notes__", ())])
 
 
 class HarnessError(Exception):

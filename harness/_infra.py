@@ -21,7 +21,13 @@ from typing import Any
 import anyio
 
 from ._config import HarnessConfig
-from ._exceptions import HarnessError, ServerDiedError, ServerStartError, StateDirError
+from ._exceptions import (
+    HarnessError,
+    ServerDiedError,
+    ServerStartError,
+    StateDirError,
+    describe,
+)
 from ._readiness import log_tail, wait_ready
 from ._session import HarnessSession
 from ._state import RunRecord, RunState, new_lease, reap_orphans
@@ -116,7 +122,7 @@ class Infrastructure:
                 lines = await self._ensure_servers(state, names, on_ready)
             except BaseException as exc:
                 if self._xdist and isinstance(exc, HarnessError):
-                    state.failure = str(exc)  # the run's other workers fail fast with it
+                    state.failure = describe(exc)  # the run's other workers fail fast with it
                     self._save_quietly(state)
                 elif not state.servers and not state.live_leases():
                     self.record.remove()  # also after Ctrl-C: nothing of this run is left
@@ -405,5 +411,5 @@ def _combine(errors: list[BaseException]) -> BaseException:
     interrupt = next((e for e in errors if not isinstance(e, Exception)), None)
     if len(errors) == 1 or interrupt is not None:
         return interrupt or errors[0]
-    message = "\n\n".join(f"- {e}" for e in errors)
+    message = "\n\n".join(f"- {describe(e)}" for e in errors)
     return HarnessError(f"{len(errors)} resources failed to start:\n{message}")

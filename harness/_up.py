@@ -25,7 +25,7 @@ import anyio
 
 from ._config import HarnessConfig
 from ._env import read_env_file, resolve_env_map
-from ._exceptions import HarnessError, ServerDiedError
+from ._exceptions import HarnessError, ServerDiedError, describe
 from ._infra import Infrastructure, reap, run_key
 from ._state import RunRecord
 from .backends import BACKENDS, choose
@@ -155,7 +155,7 @@ async def _serve(
     try:
         await infra.start(options.resources, on_ready=lambda line: say(line.render()))
     except HarnessError as exc:
-        say(f"harness up: could not start the servers:\n{exc}")
+        say(f"harness up: could not start the servers:\n{describe(exc)}")
         return 1
     try:
         try:
@@ -164,7 +164,7 @@ async def _serve(
             say(f"harness up: cannot write {options.env_file}: {exc.strerror}; stopping")
             return 1
         died = await _watch(infra)
-        say(f"harness up: {_with_notes(died)}")
+        say(f"harness up: {describe(died)}")
         others = [name for name in infra.servers if infra.dead_server([name]) is None]
         if others and config.reuse:
             say(f"harness up: keeping {', '.join(others)} (--reuse; `harness down` stops them)")
@@ -184,10 +184,6 @@ async def _watch(infra: Infrastructure) -> ServerDiedError:
         died = infra.dead_server()
         if died is not None:
             return died
-
-
-def _with_notes(error: BaseException) -> str:
-    return "\n".join([str(error), *getattr(error, "__notes__", ())])
 
 
 def _publish(

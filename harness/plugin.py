@@ -19,7 +19,7 @@ import pytest
 
 from ._config import OPTIONS
 from ._env import apply_env, load_env_file, resolve_env_map
-from ._exceptions import EnvFileError, HarnessError
+from ._exceptions import EnvFileError, HarnessError, describe
 from ._infra import Infrastructure, reap
 from ._markers import MARKERS
 from ._session import HarnessSession, set_current
@@ -151,7 +151,9 @@ async def harness_infra(
         needed: frozenset[str] = config.stash.get(NEEDED_KEY, NOTHING)
         lines = await infra.start(needed)
     except HarnessError as exc:
-        role.start_failed(request, f"harness could not start the test infrastructure:\n{exc}")
+        role.start_failed(
+            request, f"harness could not start the test infrastructure:\n{describe(exc)}"
+        )
         raise
     session.infra = infra
     role.report([line.render() for line in lines])
