@@ -348,8 +348,9 @@ class Infrastructure:
             await anyio.to_thread.run_sync(lambda: self.record.lock.acquire(timeout=timeout))
         except TimeoutError as exc:
             raise HarnessError(
-                f"waited {timeout:.0f} s for the run lock {self.record.lock.path}; another "
-                "pytest process holds it. If none is running, delete that file."
+                f"waited {timeout:.0f} s for the run lock {self.record.lock.path}: another "
+                "process of this run holds it while it starts or stops the servers. Wait for it "
+                "to finish, or stop it (the lock of a process that died never blocks)."
             ) from exc
         try:
             yield self.record.load()

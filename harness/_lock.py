@@ -58,7 +58,7 @@ class RecordLock:
                     self._fd, self._depth = fd, 1
                     return
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"{self.path} is held by another process")
+                raise TimeoutError(errno.EAGAIN, "held by another process", str(self.path))
             time.sleep(POLL_INTERVAL)
 
     def release(self) -> None:
@@ -66,7 +66,7 @@ class RecordLock:
         lock is never held by two processes at once."""
         with self._guard:
             if self._fd is None:
-                raise RuntimeError(f"{self.path} is not locked")
+                return  # not held (as filelock's release): nothing to give back
             self._depth -= 1
             if self._depth:
                 return
