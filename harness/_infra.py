@@ -334,7 +334,10 @@ class Infrastructure:
         state.namespaces = [n for n in state.namespaces if n.get("lease") != self._lease]
         self._leased = False
         self._namespaces.clear()
-        if state.reuse or state.live_leases():
+        live = state.live_leases()
+        keep = state.reuse or bool(live)
+        _drop_orphaned_namespaces(state, live, servers_stay=keep)
+        if keep:
             self.record.save(state)
             return
         for server in state.servers.values():
@@ -381,6 +384,23 @@ def reap(config: HarnessConfig, skip: str = "") -> list[str]:
     return reap_orphans(
         config.state_dir, skip=skip, stop=stop, alive=lambda s: BACKENDS[s.backend].alive(s)
     )
+
+
+def _drop_orphaned_namespaces(state: RunState, live: list[str], *, servers_stay: bool) -> None:
+    """Drop the namespaces of lease holders that died (a crashed xdist worker) and forget them.
+
+    Reaping never sees a run whose other processes finished it cleanly, so the last one out
+    does it: on servers that stay (external, or reused), where they would pile up. Servers
+    about to be stopped take them along. Runs where no event loop runs (a worker thread, or
+    pytest_unconfigure): its own loop.
+    """
+    orphaned = [n for n in state.namespaces if n.get("lease") not in live]
+    state.namespaces = [n for n in state.namespaces if n.get("lease") in live]
+    for server in state.servers.values():
+        backend = BACKENDS[server.backend].attach(server)
+        names = [n["name"] for n in orphaned if n.get("resource") == server.resource]
+        if names and (servers_stay or not backend.owns_servers) and backend.alive(server):
+            anyio.run(_drop_namespaces, server, names)
 
 
 async def _drop_namespaces(server: Server, namespaces: list[str]) -> None:

@@ -136,8 +136,9 @@ def state_dir_errors(state_dir: Path) -> Iterator[None]:
 def _private_dir(path: Path) -> None:
     """Create *path* (and parents) readable by its owner only; tighten it if it is ours."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if hasattr(os, "getuid") and path.stat().st_uid == os.getuid():
-        path.chmod(0o700)
+    status = path.stat()
+    if hasattr(os, "getuid") and status.st_uid == os.getuid() and status.st_mode & 0o077:
+        path.chmod(0o700)  # only when needed: reading records must work on a read-only disk
 
 
 def new_lease() -> tuple[str, float]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 import threading
 import types
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import nullcontext
 from typing import Any
 
@@ -293,8 +293,27 @@ class Controller:
         self.config = config
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """Reap the servers of runs that were killed (SIGKILL, OOM) before they could stop them."""
-        self.report([f"harness: reaped {what}" for what in reap(session_of(self.config).config)])
+        """Reap the servers of runs that were killed (SIGKILL, OOM) before they could stop them.
+        A state dir that cannot be written is reported, not fatal: a run that needs no server
+        goes on, one that does fails when it starts them, with the fix."""
+        self._reap()
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Under xdist, reap again once every worker is down: a worker that crashed after the
+        others had finished left the servers to nobody, and one whose start failed left its
+        error in the run record for the others. A finished run leaves nothing behind."""
+        if self.config.pluginmanager.has_plugin("dsession"):
+            # Into the summary's harness section (pytest_terminal_summary), not written twice.
+            self._reap(session_of(self.config).lines.extend)
+
+    def _reap(self, show: Callable[[list[str]], None] | None = None) -> None:
+        show = show or self.report
+        try:
+            reaped = reap(session_of(self.config).config)
+        except HarnessError as exc:
+            show([f"harness: could not reap killed runs: {exc}"])
+            return
+        show([f"harness: reaped {what}" for what in reaped])
 
     def report(self, lines: list[str]) -> None:
         """Show *lines* now, on the terminal, even while pytest captures the test's output."""
