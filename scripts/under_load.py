@@ -1,11 +1,11 @@
 """Run a command while every core is kept busy, to show that tests hold on a loaded machine.
 
-    python scripts/under_load.py [--busy N] [--repeat K] -- python -m pytest tests/test_waiting.py
+    python scripts/under_load.py [--busy N] [--nice N] [--repeat K] -- python -m pytest tests/...
 
 Starts N busy loops (default: one per core) at normal priority, runs the command K times, stops
 the loops by their PIDs, and prints each run's exit status and duration. Exits non-zero if any
 run failed. Busy loops, not sleeps: the tests under it get a fraction of a core, as in a CI job
-that shares its machine.
+that shares its machine; ``--nice 19`` makes that fraction small (a starved CI runner).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def _spin() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--busy", type=int, default=os.cpu_count() or 2, help="busy loops")
+    parser.add_argument("--nice", type=int, default=0, help="run the command at this niceness")
     parser.add_argument("--repeat", type=int, default=1, help="how many times to run it")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
     args = parser.parse_args()
@@ -39,11 +40,13 @@ def main() -> int:
     try:
         for run in range(1, args.repeat + 1):
             started = time.monotonic()
-            status = subprocess.run(command, check=False).returncode
+            status = subprocess.run(
+                ["nice", "-n", str(args.nice), *command], check=False
+            ).returncode
             failed += status != 0
             print(
                 f"under_load: run {run}/{args.repeat}: exit {status} in "
-                f"{time.monotonic() - started:.1f} s with {args.busy} busy loops; "
+                f"{time.monotonic() - started:.1f} s with {args.busy} busy loops, nice {args.nice}; "
                 f"load average {os.getloadavg()[0]:.1f}",
                 file=sys.stderr,
                 flush=True,

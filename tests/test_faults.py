@@ -17,11 +17,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import anyio
+import asyncpg
 import psutil
 import pytest
 
@@ -33,7 +34,7 @@ from harness._process import ProcessRecord
 from harness._state import RunRecord, RunState
 from harness.resources import REGISTRY, Server
 from tests.conftest import InnerRun
-from tests.test_cli import STOP_TIMEOUT, Up
+from tests.test_cli import STOP_TIMEOUT, Up, _in_own_loop
 from tests.test_lifecycle import PYTEST, own_run_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -213,22 +214,21 @@ while True:  # accepts connections, never answers one
 """
 
 
+SILENT = (
+    r"Redis \(\S+/redis-server, port \d+\) did not answer within 3 s \(\d+ attempts?\): "
+    r"last error \w+"
+)
+EXITS = r"Redis \(\S+/redis-server, port \d+\) exited during startup"
+
+
 @pytest.mark.parametrize(
-    ("how", "exits", "message"),
+    ("how", "exits", "message", "xdist"),
     [
-        (
-            "listens but never answers",
-            False,
-            r"Redis \(\S+/redis-server, port \d+\) did not answer within 3 s \(\d+ attempts?\): "
-            r"last error \w+",
-        ),
-        (
-            "exits at once",
-            True,
-            r"Redis \(\S+/redis-server, port \d+\) exited during startup",
-        ),
+        ("listens but never answers", False, SILENT, False),
+        ("exits at once", True, EXITS, False),
+        ("exits at once", True, EXITS, True),
     ],
-    ids=["silent", "exits"],
+    ids=["silent", "exits", "exits-under-xdist"],
 )
 def test_a_server_that_never_becomes_ready_fails_within_the_startup_timeout(
     inner_pytest: InnerRun,
@@ -237,32 +237,44 @@ def test_a_server_that_never_becomes_ready_fails_within_the_startup_timeout(
     how: str,
     exits: bool,
     message: str,
+    xdist: bool,
 ) -> None:
     fake_bin, pids = tmp_path / "bin", tmp_path / "fake.pids"
     fake_bin.mkdir()
     fake = fake_bin / "redis-server"
     fake.write_text(FAKE_REDIS.format(python=sys.executable, how=how, exits=exits))
     fake.chmod(0o755)
-    pytester.makepyfile(test_needs_redis="def test_needs_redis(redis_url):\n    pass\n")
+    pytester.makepyfile(
+        test_needs_redis="""
+        import pytest
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_needs_redis(n, redis_url):
+            pass
+        """
+    )
     state = tmp_path / "state"
     env = {
         "HARNESS_STATE_DIR": str(state),
         "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}",
         "FAKE_PID_FILE": str(pids),
     }
-    result = inner_pytest(
-        "--harness-startup-timeout=3", "--harness-backend=local", join=False, env=env
-    )
-    assert result.ret == 3, result.stdout.str()
+    args = ["--harness-startup-timeout=3", "--harness-backend=local", "-p", "no:randomly"]
+    result = inner_pytest(*args, *(["-n", "2"] if xdist else []), join=False, env=env)
     output = result.stdout.str() + result.stderr.str()
+    if xdist:  # the workers error their tests with it, then stop the run
+        assert result.ret == pytest.ExitCode.INTERRUPTED, output
+        assert "passed" not in result.outlines[-1]
+    else:  # pytest stops before the first test
+        assert result.ret == 3, output
     assert "harness could not start the test infrastructure" in output
     assert re.search(message, output), output
     assert "Hint: its log is" in output and "raise harness_startup_timeout" in output
     assert "fake redis-server: starting on port" in output  # the log tail
-    started = [ProcessRecord(int(p), 0) for p in pids.read_text().split()]
+    started = [int(pid) for pid in pids.read_text().split()]
     assert started, "the fake server never ran"
-    assert not [p.pid for p in started if psutil.pid_exists(p.pid) and _ours(p.pid, fake)]
-    assert_nothing_left(state)
+    assert not [pid for pid in started if _ours(pid, fake)], "the fake server still runs"
+    assert_nothing_left(state)  # under xdist too: the failure record goes with the run
 
 
 def _ours(pid: int, fake: Path) -> bool:
@@ -322,40 +334,91 @@ def _wait_for_starting(state: Path, victim: subprocess.Popen[str]) -> dict[str, 
 CRASHING_WORKER = (
     RECORD_SERVERS
     + """
-import os, pathlib, time, pytest, harness
+import json, os, pathlib, time, psutil, pytest, harness
 pytestmark = pytest.mark.anyio
 BARRIER = pathlib.Path(os.environ["BARRIER_DIR"])
+LAST = os.environ["CRASH"] == "last"
 
-async def test_crashes(worker_id, redis_url, harness_infra):
-    record_servers(harness_infra)
-    (BARRIER / "crashing").touch()
-    os._exit(1)  # a segfault, an OOM kill: no teardown at all
-
-@pytest.mark.parametrize("n", range(6))
-async def test_goes_on(n, redis_url):
-    deadline = time.monotonic() + 60
-    while not (BARRIER / "crashing").exists():  # the crash happens while this worker runs
+def wait(condition):
+    deadline = time.monotonic() + 120
+    while not condition():
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert await harness.redis().set(f"k{n}", n)
-    await harness.redis().delete(f"k{n}")
+
+def gone(pid):
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+async def test_crashes(worker_id, postgres_url, harness_infra):
+    record_servers(harness_infra)
+    (BARRIER / f"db-{worker_id}").write_text(postgres_url.rsplit("/", 1)[1])
+    if LAST:  # once the other worker has gone: nobody is left to stop or drop anything
+        wait(lambda: len(json.loads(harness_infra.record.path.read_text())["leases"]) == 1)
+    (BARRIER / "crashing").write_text(str(os.getpid()))
+    os._exit(1)  # a segfault, an OOM kill: no teardown at all
+
+async def test_goes_on(worker_id, postgres_url):
+    (BARRIER / f"db-{worker_id}").write_text(postgres_url.rsplit("/", 1)[1])
+    if not LAST:  # the other worker crashes while this one still runs
+        wait(lambda: (BARRIER / "crashing").exists())
+        wait(lambda: gone(int((BARRIER / "crashing").read_text())))
+    assert await harness.postgres().fetchval("SELECT 1") == 1
 """
 )
 
 
-def test_a_crashed_xdist_worker_leaves_the_run_to_the_other_which_stops_the_servers(
-    inner_pytest: InnerRun, pytester: pytest.Pytester, tmp_path: Path
+@pytest.mark.parametrize(
+    ("backend", "crash"),
+    [("local", "while"), ("local", "last"), ("external", "while")],
+    ids=["other-still-running", "other-already-gone", "external-server"],
+)
+def test_a_crashed_xdist_worker_leaves_no_server_nor_namespace_behind(
+    inner_pytest: InnerRun,
+    pytester: pytest.Pytester,
+    tmp_path: Path,
+    harness_infra: Infrastructure,
+    postgres_url: str,
+    backend: str,
+    crash: str,
 ) -> None:
     barrier, flag, state = tmp_path / "barrier", tmp_path / "flag.json", tmp_path / "state"
     barrier.mkdir()
     pytester.makepyfile(test_crash=CRASHING_WORKER)
-    env = {"BARRIER_DIR": str(barrier), "FLAG_FILE": str(flag), "HARNESS_STATE_DIR": str(state)}
-    result = inner_pytest("-n", "2", "-p", "no:randomly", join=False, env=env, timeout=RUN_TIMEOUT)
-    result.assert_outcomes(passed=6, failed=1)
+    env = {
+        "BARRIER_DIR": str(barrier),
+        "FLAG_FILE": str(flag),
+        "HARNESS_STATE_DIR": str(state),
+        "CRASH": crash,
+    }
+    admin = harness_infra.servers["postgres"].url
+    if backend == "external":  # the session's PostgreSQL, as a server the harness does not own
+        env["HARNESS_POSTGRES_URL"] = admin
+    args = ["-n", "2", "-p", "no:randomly"]  # one test per worker
+    result = inner_pytest(*args, join=False, env=env, timeout=RUN_TIMEOUT)
+    result.assert_outcomes(passed=1, failed=1)
     result.stdout.re_match_lines(
         [r".*worker 'gw\d' crashed while running 'test_crash.py::test_crashes'"]
     )
-    assert_nothing_left(state, *recorded(flag))
+    databases = [path.read_text() for path in barrier.glob("db-*")]
+    assert len(databases) == 2  # the crashed worker's and the other's
+
+    async def none_left(values: Mapping[str, str]) -> None:
+        connection = await asyncpg.connect(values["admin"], timeout=10)
+        try:
+            left = await connection.fetch(
+                "SELECT datname FROM pg_database WHERE datname = ANY($1::text[])", databases
+            )
+        finally:
+            await connection.close()
+        assert not left, f"databases left on the server: {left}"
+
+    if backend == "external":
+        _in_own_loop(none_left, {"admin": admin})
+        assert_nothing_left(state)
+    else:
+        assert_nothing_left(state, *recorded(flag))
 
 
 # -- reuse after a server hung ---------------------------------------------------------------------------
