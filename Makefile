@@ -1,4 +1,4 @@
-.PHONY: setup test lint docs bench
+.PHONY: setup test test-docker lint docs bench
 PYTHON ?= python3
 
 setup:  ## install Python deps and, without Docker, the local servers (idempotent)
@@ -6,6 +6,9 @@ setup:  ## install Python deps and, without Docker, the local servers (idempoten
 
 test:
 	$(PYTHON) -m pytest
+
+test-docker:  ## the suite on the Docker backend: private engine + stand-in images (as root)
+	PYTHON=$(PYTHON) ./scripts/test-docker.sh
 
 lint:
 	ruff check . && ruff format --check . && mypy

@@ -346,7 +346,12 @@ def run_startup(args: argparse.Namespace, base: Path) -> Startup:
     warm: dict[str, list[Run]] = {label: [] for label in labels}
     plain: list[Run] = []
 
+    backend = [f"--harness-backend={args.backend}"] if args.backend else []
+    backend += [f"--harness-images={image}" for image in args.image]
+
     def one(state: Path, labels: Sequence[str], *extra: str) -> Run:
+        if "no:harness" not in extra:
+            extra = (*backend, *extra)
         run = run_pytest(
             ["-q", "-p", "bench._timing", *extra, *map(startup_file, labels)],
             cwd=suite,
@@ -386,7 +391,7 @@ def _down(rootdir: Path, state: Path) -> None:
         say(f"stopped reused {line}")
 
 
-def startup_tables(result: Startup) -> list[str]:
+def startup_tables(result: Startup, backend: str) -> list[str]:
     singles = [label for label in STARTUP_SETS if label not in ("all four", "none")]
     rows = [
         [label, sec(result.cold_s(label)), sec(result.warm_s(label))]
@@ -402,7 +407,7 @@ def startup_tables(result: Startup) -> list[str]:
     rows.append(["pytest without the plugin (-p no:harness)", sec(plain), sec(plain)])
     return [
         table(
-            "Startup: seconds from `pytest` start to the first test (local backend, median)",
+            f"Startup: seconds from `pytest` start to the first test ({backend} backend, median)",
             ["resources", "cold", "warm (--harness-reuse)"],
             rows,
         )
@@ -588,6 +593,18 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"comma-separated resource sets the startup section runs (default: {', '.join(STARTUP_SETS)})",
     )
     parser.add_argument(
+        "--backend",
+        choices=["local", "docker"],
+        help="backend of the startup section's runs (default: local, as its suite's ini says)",
+    )
+    parser.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="RESOURCE=IMAGE",
+        help="Docker image of a resource in the startup section (harness_images; repeatable)",
+    )
+    parser.add_argument(
         "--profile",
         action="append",
         default=[],
@@ -634,7 +651,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if per_test is not None:
         tables += per_test_tables(per_test)
     if startup is not None:
-        tables += startup_tables(startup)
+        tables += startup_tables(startup, args.backend or "local")
     if scaling is not None:
         tables += scaling_tables(args, scaling)
     tables += memory_table(per_test, startup, scaling)

@@ -27,7 +27,7 @@ from ._exceptions import (
     UnexpectedMessageError,
 )
 from ._messaging import Inbox, Message, listen, publish
-from ._migrations import assert_round_trip, assert_single_head
+from ._migration_checks import assert_round_trip, assert_single_head
 from ._ready_seeds import mongo_document, postgres_row, rabbitmq_queue, redis_key
 from ._seeding import Seed, seed, seeded
 from ._waiting import eventually

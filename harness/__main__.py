@@ -8,18 +8,30 @@
 
 Each command reads the project's pytest configuration (``[tool.pytest.ini_options]`` in the
 nearest ``pyproject.toml``, ``HARNESS_*`` variables) and takes the same ``--harness-*`` flags.
+It imports the project's root ``conftest.py``, as pytest does, so the kinds of server it
+registers are known too.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._cli import add_config_options, add_resources_option, config_from_args, configured_resources
+from ._cli import (
+    add_config_options,
+    add_resources_option,
+    check_resources,
+    config_from_args,
+    configured_resources,
+    load_project_kinds,
+    project_rootdir,
+)
 from ._config import OPTIONS, HarnessConfig
 from ._exceptions import HarnessError, describe
+from ._redact import ScrubbingWriter, scrub_exception
 
 __all__ = ["main"]
 
@@ -28,20 +40,36 @@ ONLY_STATE_DIR = tuple(opt.name for opt in OPTIONS if opt.name != "state_dir")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    config = None
-    if hasattr(args, "rootdir"):
+    """Run a command. Its output goes through :func:`~harness._redact.scrub`: no password is
+    shown, except in the environment ``harness up`` prints because the user asked for it."""
+    stdout, stderr = sys.stdout, ScrubbingWriter(sys.stderr)
+    with contextlib.redirect_stderr(stderr):
+        parser = _parser()
+        args = parser.parse_args(argv)
+        config = _project_config(args) if hasattr(args, "rootdir") else None
+        out = stdout if args.run is _up else ScrubbingWriter(stdout)
         try:
-            config = config_from_args(args)
-        except ValueError as exc:  # a configuration value that cannot be used
-            parser.error(str(exc))
-    try:
-        status: int = args.run(args, config)
-    except HarnessError as exc:
-        print(f"harness: {describe(exc)}", file=sys.stderr)
-        return 1
+            with contextlib.redirect_stdout(out):
+                status: int = args.run(args, config)
+        except HarnessError as exc:
+            print(f"harness: {describe(exc)}", file=sys.stderr)
+            return 1
+        except BaseException as exc:  # a bug or a driver's error: its traceback, scrubbed
+            scrub_exception(exc)
+            raise
     return status
+
+
+def _project_config(args: argparse.Namespace) -> HarnessConfig:
+    """The project's config, checked against the kinds its root conftest.py registers (loaded
+    first, as pytest does); a value that cannot be used is a usage error (exit 2)."""
+    try:
+        load_project_kinds(project_rootdir(args))
+        config = config_from_args(args)
+        check_resources(getattr(args, "selected", None))
+    except ValueError as exc:
+        args.parser.error(str(exc))
+    return config
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_resources_option(doctor)
     add_config_options(doctor)
-    doctor.set_defaults(run=_doctor)
+    doctor.set_defaults(run=_doctor, parser=doctor)
 
     up = commands.add_parser("up", help="start the servers, print their environment, wait")
     add_resources_option(up)
@@ -76,18 +104,18 @@ def _parser() -> argparse.ArgumentParser:
         help="include the static variables of harness_env_file (.env.test) in the environment",
     )
     add_config_options(up)
-    up.set_defaults(run=_up)
+    up.set_defaults(run=_up, parser=up)
 
     down = commands.add_parser("down", help="stop this project's reused servers")
     down.add_argument(
         "--force", action="store_true", help="stop them even while a run still uses them"
     )
     add_config_options(down, skip=ONLY_STATE_DIR)
-    down.set_defaults(run=_down)
+    down.set_defaults(run=_down, parser=down)
 
     reap = commands.add_parser("reap", help="stop the servers of killed runs now")
     add_config_options(reap, skip=ONLY_STATE_DIR)
-    reap.set_defaults(run=_reap)
+    reap.set_defaults(run=_reap, parser=reap)
 
     build = commands.add_parser(
         "build-ferretdb", help="build FerretDB into the cache (skipped when cached)"
@@ -100,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
 def _doctor(args: argparse.Namespace, config: HarnessConfig) -> int:
     from ._doctor import diagnose, render
 
-    diagnosis = diagnose(config, configured_resources(config, args.resources))
+    diagnosis = diagnose(config, configured_resources(config, args.selected))
     print("\n".join(render(diagnosis)))
     return 0 if diagnosis.ok else 1
 
@@ -114,11 +142,11 @@ def _up(args: argparse.Namespace, config: HarnessConfig) -> int:
     if config.env_file is not None and config.env_file.is_file():
         load_env_file(config.env_file)  # as the plugin does: migrations may read it
     options = UpOptions(
-        resources=configured_resources(config, args.resources),
+        resources=configured_resources(config, args.selected),
         env_file=args.output,
         with_test_env=args.with_test_env,
     )
-    return anyio.run(up, config, options, sys.stdout, sys.stderr)
+    return anyio.run(up, config, options, sys.stdout, sys.stderr)  # stdout: the environment
 
 
 def _down(args: argparse.Namespace, config: HarnessConfig) -> int:

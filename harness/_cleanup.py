@@ -32,5 +32,5 @@ def merge_cleanup_errors(
         return cleanup
     for error in errors:
         text = "".join(traceback.format_exception(error)).rstrip()
-        primary.add_note(f"\nWhile cleaning up after this error, {where} also failed:\n{text}")
+        primary.add_note(f"While cleaning up after this error, {where} also failed:\n{text}")
     return None

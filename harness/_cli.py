@@ -9,19 +9,26 @@ would and ``harness doctor`` judges exactly that.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import sys
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ._config import OPTIONS, HarnessConfig, config_from_pyproject
+from ._exceptions import HarnessError
 from .resources import REGISTRY
 
 __all__ = [
     "add_config_options",
     "add_resources_option",
+    "check_resources",
     "config_from_args",
     "configured_resources",
     "find_rootdir",
+    "load_project_kinds",
+    "project_rootdir",
 ]
 
 SHORT_FLAGS = {"backend": "--backend", "reuse": "--reuse"}
@@ -47,7 +54,7 @@ def add_config_options(parser: argparse.ArgumentParser, *, skip: Sequence[str] =
             )
         elif opt.kind == "linelist":
             group.add_argument(
-                *flags, dest=opt.name, action="append", metavar="KEY=VALUE", help=opt.help
+                *flags, dest=opt.name, action="append", metavar=opt.metavar, help=opt.help
             )
         else:
             group.add_argument(*flags, dest=opt.name, default=None, help=opt.help)
@@ -56,22 +63,73 @@ def add_config_options(parser: argparse.ArgumentParser, *, skip: Sequence[str] =
 def add_resources_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resources",
+        dest="selected",  # not `resources`: that is harness_resources (--harness-resources)
         type=_resource_list,
         default=None,
         metavar="NAME,...",
-        help=f"which resources ({', '.join(REGISTRY)}); default: those harness_env_map uses, "
-        "else all",
+        help=f"which resources ({', '.join(REGISTRY)}, and those the project's root "
+        "conftest.py registers); default: those harness_env_map uses, else all",
     )
 
 
 def _resource_list(value: str) -> list[str]:
     names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in REGISTRY]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown resource {', '.join(unknown) or repr(value)}: choose from {', '.join(REGISTRY)}"
-        )
+    if not names:
+        raise argparse.ArgumentTypeError(f"no resource named: choose from {', '.join(REGISTRY)}")
     return names
+
+
+def check_resources(names: Sequence[str] | None) -> None:
+    """Check ``--resources`` once the project's own kinds are registered.
+
+    :raises ValueError: naming the unknown ones and the known ones.
+    """
+    unknown = [name for name in names or () if name not in REGISTRY]
+    if unknown:
+        raise ValueError(
+            f"argument --resources: unknown resource {', '.join(unknown)}: choose from "
+            f"{', '.join(REGISTRY)}"
+        )
+
+
+def load_project_kinds(rootdir: Path) -> None:
+    """Import the project's root ``conftest.py`` as pytest would (its directory and the ini's
+    ``pythonpath`` first on ``sys.path``), so that the kinds of server it registers exist for
+    the command too: ``harness doctor`` judges them, ``up`` starts them, ``reap`` drops their
+    namespaces on external servers.
+
+    :raises HarnessError: when it cannot be imported, with the error and the fix.
+    """
+    conftest = rootdir / "conftest.py"
+    if not conftest.is_file() or sys.modules.get("conftest") is not None:
+        return
+    for entry in reversed([rootdir, *_ini_pythonpath(rootdir)]):
+        if str(entry) not in sys.path:
+            sys.path.insert(0, str(entry))
+    spec = importlib.util.spec_from_file_location("conftest", conftest)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["conftest"] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules["conftest"]
+        raise HarnessError(
+            f"could not import {conftest} ({type(exc).__name__}: {exc}). The harness command "
+            "imports the project's root conftest.py, as pytest does, to know the kinds of server "
+            "it registers: fix the error (`pytest --collect-only` shows it in full)."
+        ) from exc
+
+
+def _ini_pythonpath(rootdir: Path) -> list[Path]:
+    """The ``pythonpath`` entries of ``[tool.pytest.ini_options]``, as pytest resolves them."""
+    pyproject = rootdir / "pyproject.toml"
+    if not pyproject.is_file():
+        return []
+    ini = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    entries = ini.get("tool", {}).get("pytest", {}).get("ini_options", {}).get("pythonpath", [])
+    entries = entries.split() if isinstance(entries, str) else entries
+    return [rootdir / entry for entry in entries]
 
 
 def find_rootdir(start: Path | None = None) -> Path:
@@ -84,18 +142,23 @@ def find_rootdir(start: Path | None = None) -> Path:
     return here
 
 
+def project_rootdir(args: argparse.Namespace) -> Path:
+    """``--rootdir``, else the nearest directory with a ``pyproject.toml``."""
+    return Path(args.rootdir).resolve() if args.rootdir else find_rootdir()
+
+
 def config_from_args(args: argparse.Namespace) -> HarnessConfig:
     """The config pytest would build in this project, with the command line's flags on top.
 
     :raises ValueError: for an option value that cannot be used (the message names the fix).
     """
-    rootdir = args.rootdir.resolve() if args.rootdir else find_rootdir()
+    rootdir = project_rootdir(args)
     overrides: dict[str, Any] = {
         opt.name: getattr(args, opt.name)
         for opt in OPTIONS
         if getattr(args, opt.name, None) is not None
     }
-    return config_from_pyproject(rootdir, overrides)
+    return config_from_pyproject(rootdir, overrides, resources=list(REGISTRY))
 
 
 def configured_resources(config: HarnessConfig, explicit: Sequence[str] | None = None) -> list[str]:

@@ -7,10 +7,12 @@ then the defaults below.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tempfile
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -18,7 +20,9 @@ from typing import Any, Literal, cast, get_args
 __all__ = [
     "BACKEND_CHOICES",
     "LEAK_MODES",
+    "MONGO_DRIVERS",
     "OPTIONS",
+    "URL_PARTS",
     "Backend",
     "HarnessConfig",
     "LeakMode",
@@ -32,6 +36,8 @@ BACKEND_CHOICES: tuple[Backend, ...] = get_args(Backend)
 LeakMode = Literal["fail", "warn", "off"]
 LEAK_MODES: tuple[LeakMode, ...] = get_args(LeakMode)
 MONGO_DRIVERS = ("auto", "pymongo", "motor")
+URL_PARTS = ("host", "port", "address", "user", "password", "path")
+"""The parts of a live URL a ``harness_env_map`` source may ask for (``postgres.port``)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class Option:
     help: str
     kind: Literal["string", "bool", "linelist", "float"] = "string"
     default: Any = None
+    metavar: str | None = None
+    """What the flag's value looks like in ``--help`` (lines: one per flag)."""
 
     @property
     def ini(self) -> str:
@@ -76,6 +84,7 @@ OPTIONS: tuple[Option, ...] = (
         "rabbitmq, mongo, redis, or <resource>.host/.port/.address/.user/.password/.path)",
         "linelist",
         [],
+        "VARIABLE=SOURCE",
     ),
     Option(
         "resources",
@@ -83,13 +92,20 @@ OPTIONS: tuple[Option, ...] = (
         "variables set (names, or 'all'); by default a test starts what its fixtures need",
         "linelist",
         [],
+        "NAME",
     ),
     Option(
         "alembic_ini",
         "alembic config whose `upgrade head` builds the template database",
         default="",
     ),
-    Option("images", "RESOURCE=image lines overriding the Docker images", "linelist", []),
+    Option(
+        "images",
+        "RESOURCE=image lines overriding the Docker images",
+        "linelist",
+        [],
+        "RESOURCE=IMAGE",
+    ),
     Option(
         "startup_timeout", "seconds a server may take to answer before the run fails", "float", 60.0
     ),
@@ -151,6 +167,10 @@ class HarnessConfig:
     exchange: str = ""
     mongo_driver: str = "auto"
     state_dir: Path = field(default_factory=lambda: default_state_dir())
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """Where each option's value came from (``pyproject.toml``, ``the HARNESS_ENV_MAP
+    variable``, ``--harness-env-map on the command line``...), for messages; an option left at
+    its default has no entry."""
 
 
 def default_state_dir() -> Path:
@@ -159,55 +179,67 @@ def default_state_dir() -> Path:
         return Path(tempfile.gettempdir()) / f"harness-{os.getuid()}"
     import getpass  # no uids (Windows): the login name
 
-    return Path(tempfile.gettempdir()) / f"harness-{getpass.getuser()}"
+    try:
+        user = getpass.getuser()
+    except (ImportError, KeyError, OSError):  # no login name known either
+        user = "user"
+    return Path(tempfile.gettempdir()) / f"harness-{user}"
 
 
 def parse_config(
     rootdir: Path,
     cli: Callable[[Option], Any],
     ini: Callable[[Option], Any] = lambda opt: None,
+    *,
+    ini_origin: Callable[[Option], str] = lambda opt: "the ini file",
+    resources: Collection[str] | None = None,
 ) -> HarnessConfig:
-    """Build the config: the command line (*cli*), then ``HARNESS_*``, then the ini (*ini*), then
-    the default. Each lookup returns an option's raw value or ``None``.
+    """Build the config: the command line (*cli*), then ``HARNESS_*``, then the ini (*ini*, whose
+    value *ini_origin* names: ``pyproject.toml``...), then the default. Each lookup returns an
+    option's raw value or ``None``.
 
-    :raises ValueError: for a value that cannot be used, naming the option and the fix.
+    Every value is checked here, before any server starts: against *resources* (the registered
+    resource names) too when given.
+
+    :raises ValueError: for a value that cannot be used, naming the option, where it came from,
+        the value and the fix.
     """
-    raw = {
-        opt.name: _coerce(opt, _first(cli(opt), os.environ.get(opt.env), ini(opt), opt.default))
-        for opt in OPTIONS
-    }
-    backend = raw["backend"]
-    if backend not in BACKEND_CHOICES:
-        raise ValueError(f"harness backend {backend!r} is not one of {', '.join(BACKEND_CHOICES)}.")
-    if raw["mongo_driver"] not in MONGO_DRIVERS:
-        raise ValueError(
-            f"harness_mongo_driver is {raw['mongo_driver']!r}; use one of {', '.join(MONGO_DRIVERS)}."
+    raw: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for opt in OPTIONS:
+        value, origin = _first(
+            (cli(opt), f"{opt.flag} on the command line"),
+            (os.environ.get(opt.env), f"the {opt.env} variable"),
+            (ini(opt), ini_origin(opt)),
         )
-    if raw["leak_check"] not in LEAK_MODES:
-        raise ValueError(
-            f"harness_leak_check is {raw['leak_check']!r}; use one of {', '.join(LEAK_MODES)}."
-        )
+        if origin:
+            origins[opt.name] = origin
+        raw[opt.name] = _coerce(opt, value, origin)
+    checks = _Checks(origins, resources)
     return HarnessConfig(
         rootdir=rootdir,
-        backend=cast(Backend, backend),
+        backend=cast(Backend, checks.choice("backend", raw["backend"], BACKEND_CHOICES)),
         reuse=raw["reuse"],
         env_file=_path(rootdir, raw["env_file"]),
-        env_map=_pairs("harness_env_map", raw["env_map"]),
-        alembic_ini=_path(rootdir, raw["alembic_ini"]),
-        images=_pairs("harness_images", raw["images"]),
+        env_map=checks.env_map(raw["env_map"]),
+        alembic_ini=checks.alembic_ini(rootdir, raw["alembic_ini"]),
+        images=checks.images(raw["images"]),
         startup_timeout=raw["startup_timeout"],
         timeout=raw["timeout"],
-        leak_check=cast(LeakMode, raw["leak_check"]),
+        leak_check=cast(LeakMode, checks.choice("leak_check", raw["leak_check"], LEAK_MODES)),
         cleanup_timeout=raw["cleanup_timeout"],
-        resources=tuple(name.strip() for name in raw["resources"] if name.strip()),
-        exchange=raw["exchange"],
-        mongo_driver=raw["mongo_driver"],
+        resources=checks.resources(raw["resources"]),
+        exchange=checks.exchange(raw["exchange"]),
+        mongo_driver=checks.choice("mongo_driver", raw["mongo_driver"], MONGO_DRIVERS),
         state_dir=_path(rootdir, raw["state_dir"]) or default_state_dir(),
+        origins=origins,
     )
 
 
 def config_from_pyproject(
-    rootdir: Path, overrides: Mapping[str, Any] | None = None
+    rootdir: Path,
+    overrides: Mapping[str, Any] | None = None,
+    resources: Collection[str] | None = None,
 ) -> HarnessConfig:
     """The same config the pytest plugin would build, for the CLI (`harness up`, `harness doctor`)."""
     pyproject = rootdir / "pyproject.toml"
@@ -216,43 +248,178 @@ def config_from_pyproject(
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         ini = data.get("tool", {}).get("pytest", {}).get("ini_options", {})
     given = dict(overrides or {})
-    return parse_config(rootdir, lambda opt: given.get(opt.name), lambda opt: ini.get(opt.ini))
+    return parse_config(
+        rootdir,
+        lambda opt: given.get(opt.name),
+        lambda opt: ini.get(opt.ini),
+        ini_origin=lambda opt: "pyproject.toml",
+        resources=resources,
+    )
 
 
-def _first(*values: Any) -> Any:
-    return next((v for v in values if v is not None and v != "" and v != []), None)
+def _first(*candidates: tuple[Any, str]) -> tuple[Any, str]:
+    """The first value given, with where it came from; ``(None, "")`` when none is."""
+    return next(
+        ((v, origin) for v, origin in candidates if v is not None and v != "" and v != []),
+        (None, ""),
+    )
 
 
-def _coerce(opt: Option, value: Any) -> Any:
+def _where(option: str, origin: str) -> str:
+    return f"harness_{option} (from {origin})" if origin else f"harness_{option}"
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+_POSITIVE = {"startup_timeout", "cleanup_timeout"}
+"""Float options for which 0 means nothing useful (every start, every cleanup would fail)."""
+
+
+def _coerce(opt: Option, value: Any, origin: str) -> Any:
     if value is None:
         return opt.default
     if opt.kind == "bool":
-        return (
-            value
-            if isinstance(value, bool)
-            else str(value).strip().lower() in {"1", "true", "yes", "on"}
+        word = str(value).strip().lower()
+        if isinstance(value, bool) or word in _TRUE | _FALSE:
+            return value if isinstance(value, bool) else word in _TRUE
+        raise ValueError(
+            f"{_where(opt.name, origin)} is {value!r}; use true or false (1/0, yes/no, on/off)."
         )
     if opt.kind == "float":
-        try:
-            seconds = float(value)
-        except ValueError:
-            seconds = -1.0
-        if not seconds >= 0:
-            raise ValueError(f"{opt.ini} is {value!r}; give a number of seconds (0 for none).")
-        return seconds
+        return _seconds(opt, value, origin)
     if opt.kind == "linelist" and isinstance(value, str):
         return [line for line in value.replace(",", "\n").splitlines() if line.strip()]
     return value
 
 
-def _pairs(option: str, lines: Sequence[str]) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for line in lines:
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise ValueError(f"{option}: {line!r} is not KEY=value.")
-        pairs[key.strip()] = value.strip()
-    return pairs
+def _seconds(opt: Option, value: Any, origin: str) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if opt.name in _POSITIVE:
+        if not 0 < seconds < math.inf:
+            raise ValueError(
+                f"{_where(opt.name, origin)} is {value!r}; give a number of seconds greater than 0."
+            )
+    elif not 0 <= seconds < math.inf:
+        raise ValueError(
+            f"{_where(opt.name, origin)} is {value!r}; give a number of seconds (0 for none)."
+        )
+    return seconds
+
+
+class _Checks:
+    """The checks of option values that need no server, each error naming where the value
+    came from and what is accepted."""
+
+    def __init__(self, origins: Mapping[str, str], resources: Collection[str] | None) -> None:
+        self.origins = origins
+        self.known = list(resources) if resources is not None else None
+
+    def where(self, option: str) -> str:
+        return _where(option, self.origins.get(option, ""))
+
+    def choice(self, option: str, value: str, choices: Sequence[str]) -> str:
+        if value not in choices:
+            raise ValueError(f"{self.where(option)} is {value!r}; use one of {', '.join(choices)}.")
+        return value
+
+    def resource(self, option: str, entry: str, name: str) -> None:
+        if self.known is None or name in self.known:
+            return
+        known = ", ".join(self.known)
+        problem = (
+            f"{name!r} is not a resource: use all, or names from {known}"
+            if entry == name
+            else f"{entry!r} names no resource: {name!r} is not one of {known}"
+        )
+        raise ValueError(
+            f"{self.where(option)}: {problem}. Fix the name, or register() the resource in the "
+            "root conftest.py."
+        )
+
+    def pairs(self, option: str, lines: Sequence[str], example: str) -> dict[str, str]:
+        """``KEY=value`` lines: each one well formed, each key once."""
+        pairs: dict[str, str] = {}
+        for line in lines:
+            key, sep, value = (part.strip() for part in line.partition("="))
+            what = "a variable name" if option == "env_map" else "a resource name"
+            if not sep:
+                problem = "has no '='"
+            elif not key:
+                problem = f"has no {what.removeprefix('a ')} before '='"
+            elif not value:
+                problem = "has nothing after '='"
+            else:
+                if key in pairs:
+                    raise ValueError(
+                        f"{self.where(option)}: {key} is given twice "
+                        f"({f'{key}={pairs[key]}'!r} and {f'{key}={value}'!r}); keep one line "
+                        f"per {what.removeprefix('a ')}."
+                    )
+                pairs[key] = value
+                continue
+            raise ValueError(
+                f"{self.where(option)}: {line.strip()!r} {problem}; write one {example} per line."
+            )
+        return pairs
+
+    def env_map(self, lines: Sequence[str]) -> dict[str, str]:
+        mapping = self.pairs("env_map", lines, "VARIABLE=source (e.g. DATABASE-URL=postgres)")
+        for variable, source in mapping.items():
+            resource, dot, part = source.partition(".")
+            self.resource("env_map", f"{variable}={source}", resource)
+            if dot and part not in URL_PARTS:
+                raise ValueError(
+                    f"{self.where('env_map')}: {f'{variable}={source}'!r} asks for {part!r}, which "
+                    f"is not a part of a URL: use {resource} (the whole URL) or {resource}."
+                    f"{', .'.join(URL_PARTS[:-1])} or .{URL_PARTS[-1]}."
+                )
+        return mapping
+
+    def images(self, lines: Sequence[str]) -> dict[str, str]:
+        images = self.pairs("images", lines, "RESOURCE=image (e.g. postgres=postgres:16-alpine)")
+        for name, image in images.items():
+            self.resource("images", f"{name}={image}", name)
+        return images
+
+    def resources(self, lines: Sequence[str]) -> tuple[str, ...]:
+        # pytest.ini's "harness_resources = redis, postgres" is one line
+        wanted = tuple(name.strip() for line in lines for name in line.split(",") if name.strip())
+        for name in wanted:
+            if name != "all":
+                self.resource("resources", name, name)
+        return wanted
+
+    def exchange(self, value: str) -> str:
+        variable = value[1:]
+        if variable.startswith("{") and variable.endswith("}"):
+            variable = variable[1:-1]
+        if value.startswith("$") and not _VARIABLE.fullmatch(variable):
+            raise ValueError(
+                f"{self.where('exchange')} is {value!r}; give an exchange name, or $VARIABLE "
+                "(a variable's name after the $) to read the name from the environment."
+            )
+        if value != value.strip() or len(value.encode()) > 255:
+            raise ValueError(
+                f"{self.where('exchange')} is {value!r}; an exchange name has at most 255 "
+                "bytes and no leading or trailing spaces."
+            )
+        return value
+
+    def alembic_ini(self, rootdir: Path, value: str | None) -> Path | None:
+        path = _path(rootdir, value)
+        if path is not None and not path.is_file():
+            raise ValueError(
+                f"{self.where('alembic_ini')} is {value!r}, but {path} does not exist: fix the "
+                f"path (relative to {rootdir}), or remove the option to run without migrations."
+            )
+        return path
+
+
+_VARIABLE = re.compile(r"[^\s${}=]+")
+"""An environment variable's name as the harness accepts it (``-`` allowed, as the services'
+names have it)."""
 
 
 def _path(rootdir: Path, value: str | None) -> Path | None:

@@ -18,6 +18,7 @@ from ._exceptions import HarnessError
 from ._process import first_line
 from ._state import RunRecord
 from .backends import BACKENDS, choose, docker_status
+from .backends._docker import docker_info
 from .resources import REGISTRY, Resource, address, redact
 
 __all__ = ["Diagnosis", "ResourceCheck", "RunSummary", "Tool", "diagnose", "render"]
@@ -189,7 +190,7 @@ def render(diagnosis: Diagnosis) -> list[str]:
     lines = [
         f"harness doctor: project {config.rootdir} (backend: {config.backend})",
         "",
-        f"Docker       {detail if not available else detail + ' (daemon answers)'}",
+        f"Docker       {docker_info().describe() if available else detail}",
         f"Go           {f'{go.version} at {go.path}' if go else 'not found'}"
         + ("" if go else f"  (needed only to build FerretDB: {_sudo(GO_INSTALL)})"),
     ]

@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 
 from dotenv.parser import parse_stream
 
+from ._config import URL_PARTS
 from ._exceptions import EnvFileError
+from ._urls import redact
 
 __all__ = ["EnvMapping", "apply_env", "load_env_file", "override_env", "resolve_env_map"]
 
@@ -72,33 +74,42 @@ def resolve_env_map(mapping: EnvMapping, urls: Mapping[str, str]) -> dict[str, s
 
     A source is a resource name (its URL, namespace included) or ``<resource>.<part>`` with part
     one of ``host``, ``port``, ``address`` (``host:port``, a Kafka bootstrap address), ``user``,
-    ``password``, ``path`` (database / vhost / index).
+    ``password``, ``path`` (database / vhost / index). The names were checked with the
+    configuration; whether the live URL has the part is known only now.
     Sources whose resource is not running this session are left out.
+
+    :raises ValueError: for a part the URL lacks (a MongoDB without accounts has no ``user``),
+        showing the URL without its password.
     """
     resolved: dict[str, str] = {}
     for variable, source in mapping.items():
         resource, _, part = source.partition(".")
         if resource not in urls:
             continue
-        resolved[variable] = _url_part(urls[resource], part) if part else urls[resource]
+        url = urls[resource]
+        value = _url_part(url, part) if part else url
+        if value is None:
+            raise ValueError(
+                f"harness_env_map: {variable}={source}: this session's {resource} URL "
+                f"({redact(url)}) has no {part}. Map {variable} to the whole URL "
+                f"({variable}={resource}) or to a part it has."
+            )
+        resolved[variable] = value
     return resolved
 
 
-def _url_part(url: str, part: str) -> str:
+def _url_part(url: str, part: str) -> str | None:
     parts = urlsplit(url)
-    value = {
+    values = {
         "host": parts.hostname,
         "port": str(parts.port) if parts.port else None,
         "address": f"{parts.hostname}:{parts.port}" if parts.hostname and parts.port else None,
         "user": parts.username,
         "password": parts.password,
         "path": parts.path.lstrip("/"),
-    }.get(part)
-    if value is None:
-        raise ValueError(
-            f"{url!r} has no {part!r}; use host, port, address, user, password or path."
-        )
-    return value
+    }
+    assert values.keys() == set(URL_PARTS)
+    return values.get(part) or None  # an empty user (redis://:password@...) is none
 
 
 def apply_env(values: Mapping[str, str]) -> None:

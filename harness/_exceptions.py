@@ -6,6 +6,10 @@ names the problem *and* the fix.
 
 from __future__ import annotations
 
+from typing import Any
+
+from ._redact import scrub
+
 __all__ = [
     "BackendUnavailableError",
     "CleanupTimeoutError",
@@ -26,13 +30,18 @@ __all__ = [
 ]
 
 
-def describe(error: BaseException) -> str:
-    """The message with its notes (the server's log tail, alembic's output): ``str()`` of an
-    exception leaves the notes out, and an error shown without a traceback needs them."""
-    return "\n".join([str(error), *getattr(error, "__notes__", ())])
+class _Scrubbed:
+    """Messages and notes with every password replaced by ``***`` (see :mod:`harness._redact`),
+    whatever URL or driver error they quote."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(scrub(arg) if isinstance(arg, str) else arg for arg in args))
+
+    def add_note(self, note: str, /) -> None:
+        super().add_note(scrub(note))  # type: ignore[misc]
 
 
-class HarnessError(Exception):
+class HarnessError(_Scrubbed, Exception):
     """Base class of every error the harness raises on purpose."""
 
 
@@ -91,5 +100,12 @@ class LeakError(HarnessError, AssertionError):
     """Raised after a test that left rows, documents or keys behind in a store."""
 
 
-class LeakWarning(UserWarning):
+class LeakWarning(_Scrubbed, UserWarning):
     """Issued instead of :class:`LeakError` when the leak check mode is ``warn``."""
+
+
+def describe(error: BaseException) -> str:
+    """*error*'s message and its notes (a server's log tail...), for outputs that show no
+    traceback (``pytest.exit``, the ``harness`` command); passwords scrubbed."""
+    notes = [str(note) for note in getattr(error, "__notes__", ())]
+    return scrub("\n".join([str(error), *notes]))

@@ -20,6 +20,7 @@ from typing import Any
 
 import anyio
 
+from ._blocking import run_blocking
 from ._config import HarnessConfig
 from ._exceptions import (
     HarnessError,
@@ -29,6 +30,7 @@ from ._exceptions import (
     describe,
 )
 from ._readiness import log_tail, wait_ready
+from ._redact import scrub_exception
 from ._session import HarnessSession
 from ._state import RunRecord, RunState, new_lease, reap_orphans
 from .backends import BACKENDS, choose
@@ -110,8 +112,18 @@ class Infrastructure:
 
         :param on_ready: called with each server's line as soon as it is ready (``harness up``
             shows progress with it), before the slower ones finish.
-        :raises HarnessError: with what failed and how to fix it; nothing is left running.
+        :raises HarnessError: with what failed and how to fix it; nothing is left running. Any
+            error, a driver's too, comes with its chain scrubbed of passwords.
         """
+        try:
+            return await self._start(needed, on_ready)
+        except BaseException as exc:
+            scrub_exception(exc)
+            raise
+
+    async def _start(
+        self, needed: Collection[str], on_ready: Callable[[StartLine], None] | None
+    ) -> list[StartLine]:
         names = [name for name in REGISTRY if name in needed]
         async with self._locked() as state:
             if state.failure:
@@ -255,9 +267,19 @@ class Infrastructure:
                 self._session.clients.update(published)
             self.urls[name] = url
 
+        errors: list[BaseException] = []
+
+        async def guarded(name: str) -> None:
+            try:
+                await open_one(name)
+            except Exception as exc:  # raised as itself, not in an exception group
+                errors.append(exc)
+
         async with anyio.create_task_group() as group:
             for name in names:
-                group.start_soon(open_one, name)
+                group.start_soon(guarded, name)
+        if errors:
+            raise _combine(errors)
         async with self._locked() as state:
             state.namespaces += [
                 {"resource": r, "name": n, "lease": self._lease}
@@ -290,7 +312,7 @@ class Infrastructure:
             )
             tail = log_tail(log)
             if tail:
-                error.add_note(f"Last lines of {log}:\n{tail}")
+                error.add_note(f"Last lines of the server's log:\n{tail}")
             return error
         return None
 
@@ -372,17 +394,30 @@ class Infrastructure:
 
 
 def reap(config: HarnessConfig, skip: str = "") -> list[str]:
-    """Reap orphaned runs under *config*'s state dir; return what was stopped."""
+    """Reap orphaned runs under *config*'s state dir; return what was stopped.
+
+    The state dir is shared by every project of the user: a run whose external server is of a
+    kind this process has not registered (another project's own kind) is left for a run of that
+    project, which can drop its namespaces there. Servers the harness runs are stopped by PID or
+    container, whatever their kind.
+    """
 
     def stop(server: Server, namespaces: list[str]) -> None:
         backend = BACKENDS[server.backend].attach(server)
         if namespaces and not backend.owns_servers:
             # Called where no event loop runs (session start, or a worker thread): its own loop.
-            anyio.run(_drop_namespaces, server, namespaces)
+            run_blocking(_drop_namespaces, server, namespaces)
         backend.stop(server)
 
+    def reapable(server: Server) -> bool:
+        return server.resource in REGISTRY or BACKENDS[server.backend].owns_servers
+
     return reap_orphans(
-        config.state_dir, skip=skip, stop=stop, alive=lambda s: BACKENDS[s.backend].alive(s)
+        config.state_dir,
+        skip=skip,
+        stop=stop,
+        alive=lambda s: BACKENDS[s.backend].alive(s),
+        reapable=reapable,
     )
 
 
@@ -391,8 +426,7 @@ def _drop_orphaned_namespaces(state: RunState, live: list[str], *, servers_stay:
 
     Reaping never sees a run whose other processes finished it cleanly, so the last one out
     does it: on servers that stay (external, or reused), where they would pile up. Servers
-    about to be stopped take them along. Runs where no event loop runs (a worker thread, or
-    pytest_unconfigure): its own loop.
+    about to be stopped take them along.
     """
     orphaned = [n for n in state.namespaces if n.get("lease") not in live]
     state.namespaces = [n for n in state.namespaces if n.get("lease") in live]
@@ -400,7 +434,7 @@ def _drop_orphaned_namespaces(state: RunState, live: list[str], *, servers_stay:
         backend = BACKENDS[server.backend].attach(server)
         names = [n["name"] for n in orphaned if n.get("resource") == server.resource]
         if names and (servers_stay or not backend.owns_servers) and backend.alive(server):
-            anyio.run(_drop_namespaces, server, names)
+            run_blocking(_drop_namespaces, server, names)
 
 
 async def _drop_namespaces(server: Server, namespaces: list[str]) -> None:
@@ -432,5 +466,5 @@ def _combine(errors: list[BaseException]) -> BaseException:
     interrupt = next((e for e in errors if not isinstance(e, Exception)), None)
     if len(errors) == 1 or interrupt is not None:
         return interrupt or errors[0]
-    message = "\n\n".join(f"- {describe(e)}" for e in errors)
+    message = "\n\n".join(f"- {describe(e)}" for e in errors)  # with each one's log lines
     return HarnessError(f"{len(errors)} resources failed to start:\n{message}")

@@ -39,6 +39,13 @@ def leak_mode_of(item: pytest.Item) -> LeakMode:
     return value
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A bad ``harness_leak_check`` marker fails its test before any fixture (or server) starts,
+    whether or not the test uses a store."""
+    leak_mode_of(item)
+
+
 async def snapshot(counters: Mapping[str, LeakCounter]) -> Counts:
     """Count what each resource's namespace holds, the resources concurrently."""
     counts: Counts = {}

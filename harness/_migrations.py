@@ -1,11 +1,12 @@
 """Alembic migrations: applied once per run into a template database that every session/worker
-database is cloned from, plus the checks the guide asks for (one head, round trip).
+database is cloned from (the checks the guide asks for are in :mod:`harness._migration_checks`).
 
 Alembic runs the project's ``env.py``, which usually reads the database URL through the app's
 own cached settings. Run inside the test process, that cache would keep the template's URL and
 the app under test would then talk to the template. So alembic always runs in a subprocess
-(:mod:`harness._alembic_worker`), with the variables the env mapping feeds from ``postgres``
-pointing at the database being migrated: nothing the test process imports or caches is touched.
+(:mod:`harness._alembic_worker`), with every variable of the env mapping set
+(:func:`migration_env`): those fed from ``postgres`` point at the database being migrated, the
+others at addresses that never resolve. Nothing the test process imports or caches is touched.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ import json
 import os
 import re
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 
+from ._env import resolve_env_map
 from ._exceptions import MigrationError
-from ._session import current
+from ._redact import scrub_exception
 from ._urls import with_path
 
 if TYPE_CHECKING:
@@ -33,9 +35,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "alembic_config",
-    "assert_round_trip",
-    "assert_single_head",
     "ensure_template",
+    "migration_env",
+    "placeholder_urls",
     "run_alembic",
     "single_head",
     "template_name",
@@ -58,8 +60,9 @@ def alembic_config(ini: Path, url: str | None = None) -> Config:
 
     if not ini.is_file():
         raise MigrationError(
-            f"alembic config {ini} does not exist: fix `harness_alembic_ini` in pyproject.toml "
-            "(or set it empty to run without migrations)."
+            f"alembic config {ini} does not exist: point `harness_alembic_ini` (or the path "
+            "given to the function) at the project's alembic.ini, or leave the option out to run "
+            "without migrations."
         )
     config = Config(str(ini))
     config.attributes["configure_logger"] = False
@@ -130,19 +133,6 @@ def _misnamed_revisions(template: str, script: object) -> list[str]:
     return sorted(names)
 
 
-def assert_single_head(ini: Path | str) -> str:
-    """The guide's rule, as a check: the chain has exactly one head; returns it.
-
-    Runs alembic in a subprocess, so the revision files are imported there, not in the tests.
-
-    :raises MigrationError: naming every head when there are several.
-    """
-    path = Path(ini)
-    if not path.is_file():
-        alembic_config(path)  # raises the MigrationError that names the file
-    return run_alembic(path, "heads", url=None, variables=()).get("head", "")
-
-
 def _versions_hash(ini: Path) -> str:
     """A hash of everything alembic reads: the ini and every file of its script location (env.py,
     script.py.mako, the versions), names included. Read with configparser, without importing
@@ -176,12 +166,23 @@ def _folder(ini: Path, location: str) -> Path | None:
     return None
 
 
-def _mapped_variables(config: HarnessConfig | None) -> list[str]:
-    """The variables ``env.py`` may read the URL from: those the env mapping feeds from
-    ``postgres`` (the whole URL)."""
-    if config is None:
-        return []
-    return [var for var, source in config.env_map.items() if source == "postgres"]
+def placeholder_urls(resources: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """For each ``(name, url_scheme)``, a URL of that kind whose host never resolves (RFC 6761's
+    ``.invalid``): what the variables of a resource other than PostgreSQL hold while alembic runs.
+    Migrations use PostgreSQL alone, and the other servers may still be starting."""
+    return {
+        name: f"{scheme}://harness:not-started@{name}.harness-migrations.invalid:1/0"
+        for name, scheme in resources
+    }
+
+
+def migration_env(
+    env_map: Mapping[str, str], url: str, placeholders: Mapping[str, str]
+) -> dict[str, str]:
+    """Every variable of *env_map* as alembic's ``env.py`` sees it: those fed from ``postgres``
+    (its URL or a part of it) from *url*, the database being migrated; the others from
+    *placeholders*. So a settings class that requires every variable validates there too."""
+    return resolve_env_map(env_map, {**placeholders, "postgres": url})
 
 
 def run_alembic(
@@ -189,23 +190,26 @@ def run_alembic(
     task: str,
     *,
     url: str | None,
-    variables: Sequence[str],
+    env: Mapping[str, str],
     cwd: Path | None = None,
 ) -> dict[str, str]:
     """Run an alembic *task* of :mod:`harness._alembic_worker` (``heads``, ``template``,
-    ``round_trip``) in a subprocess, with *variables* set to *url*; return what it reports.
+    ``round_trip``) in a subprocess, with the variables *env* set; return what it reports.
 
     :raises MigrationError: with the worker's message when a step fails, or it runs too long.
     """
     import subprocess
 
     request = {"ini": str(ini), "task": task, "url": url}
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path)}
-    env.update(dict.fromkeys(variables, url or ""))
+    variables = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path),
+        **env,
+    }
     try:
         result = subprocess.run(
             [sys.executable, "-m", "harness._alembic_worker", json.dumps(request)],
-            env=env,
+            env=variables,
             cwd=cwd,
             capture_output=True,
             text=True,
@@ -217,18 +221,26 @@ def run_alembic(
             f"alembic ({task}) did not finish within "
             f"{MIGRATION_TIMEOUT:.0f} s; run it alone with `alembic -c {ini} upgrade head` to "
             "see where it waits (a lock held by another connection?)."
-        ) from exc
+        ) from scrub_exception(exc)  # its command line holds the URL
     report = _last_json(result.stdout)
     if result.returncode != 0 or "error" in report:
+        output = _tail(result.stderr)
         message = report.get("error") or (
-            f"the alembic subprocess exited with {result.returncode}:\n"
-            + (result.stderr.strip()[-2000:] or "(no output)")
+            f"the alembic subprocess exited with {result.returncode}:\n{output or '(no output)'}"
         )
         error = MigrationError(message)
-        if result.stderr.strip() and "error" in report:
-            error.add_note(f"alembic's output:\n{result.stderr.strip()[-2000:]}")
+        if output and "error" in report:
+            error.add_note(f"alembic's output:\n{output}")
         raise error
     return report
+
+
+def _tail(output: str, limit: int = 2000) -> str:
+    """The end of *output*, at most *limit* characters, from the start of a line."""
+    output = output.strip()
+    if len(output) <= limit:
+        return output
+    return output[-limit:].partition("\n")[2]
 
 
 def _last_json(stdout: str) -> dict[str, str]:
@@ -242,26 +254,6 @@ def _last_json(stdout: str) -> dict[str, str]:
     return {}
 
 
-def assert_round_trip(
-    ini: Path | str, url: str, *, url_variables: Sequence[str] | None = None
-) -> None:
-    """Upgrade to head, downgrade to base, upgrade to head again: every ``downgrade()`` works.
-
-    Run it against an empty database of its own: it drops everything the migrations made.
-    Alembic runs in a subprocess with *url_variables* pointing at *url*: by default the
-    variables ``harness_env_map`` feeds from ``postgres`` (what ``env.py`` reads).
-
-    :raises MigrationError: naming the step that failed, with alembic's message.
-    """
-    session = current()
-    if url_variables is None:
-        url_variables = _mapped_variables(session.config if session else None)
-    path = Path(ini)
-    if not path.is_file():
-        alembic_config(path)
-    run_alembic(path, "round_trip", url=url, variables=url_variables)
-
-
 def template_name(config: HarnessConfig) -> str:
     """The template database's name: it carries a hash of the migration scripts, so an edited
     migration rebuilds it (this matters with reuse) and an unchanged one is never applied twice."""
@@ -272,10 +264,14 @@ def template_name(config: HarnessConfig) -> str:
 
 
 async def ensure_template(
-    url: str, name: str, config: HarnessConfig, admin_execute: AdminExecute
+    url: str,
+    name: str,
+    config: HarnessConfig,
+    admin_execute: AdminExecute,
+    placeholders: Mapping[str, str],
 ) -> None:
     """Migrate the empty database *name* on the server at *url* into the template (dropped
-    again when the migration fails).
+    again when the migration fails). *placeholders*: see :func:`migration_env`.
 
     :raises MigrationError: for two heads or a failing migration, with alembic's message.
     """
@@ -288,7 +284,7 @@ async def ensure_template(
                 ini,
                 "template",
                 url=template,
-                variables=_mapped_variables(config),
+                env=migration_env(config.env_map, template, placeholders),
                 cwd=config.rootdir,
             )
         )

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import anyio
 
-from ._exceptions import ServerStartError
+from ._exceptions import BackendUnavailableError, ServerStartError
 from ._process import ProcessRecord
 
 __all__ = ["log_tail", "wait_ready"]
@@ -32,6 +32,8 @@ async def wait_ready(
     ``Hint:`` line and the tail of the server's log.
 
     :raises ServerStartError: when the server exits or does not answer in time.
+    :raises BackendUnavailableError: at once, when the probe raises it (its client library is
+        not installed): no server would ever answer it.
     """
     started = time.monotonic()
     attempts = 0
@@ -44,23 +46,30 @@ async def wait_ready(
         try:
             with anyio.fail_after(min(max(remaining, 0.1), 5.0)):
                 return await probe()
-        except Exception as exc:  # any failure to answer means "not ready yet"
+        except BackendUnavailableError:
+            raise  # the probe's client library is missing: waiting cannot help
+        except Exception as exc:  # any other failure to answer means "not ready yet"
             last = exc
         await anyio.sleep(delay)
         delay = min(delay * 1.5, 0.25)
-    raise _failure(
-        f"{what} did not answer within {timeout:.0f} s ({attempts} attempts)", hint, log_path, last
-    )
+    tries = f"{attempts} attempt{'s' * (attempts != 1)}"
+    raise _failure(f"{what} did not answer within {timeout:g} s ({tries})", hint, log_path, last)
 
 
 def _failure(
     summary: str, hint: str, log_path: Path | None, last: BaseException | None
 ) -> ServerStartError:
-    detail = f": last error {type(last).__name__}: {last}" if last is not None else ""
+    """The error, with the server's log copied in: a failed start removes its temp dir."""
+    detail = ""
+    if last is not None:
+        said = str(last).rstrip(".")
+        detail = f": last error {type(last).__name__}" + (f": {said}" if said else "")
     error = ServerStartError(f"{summary}{detail}.\nHint: {hint}")
-    tail = log_tail(log_path)
-    if tail:
-        error.add_note(f"Last lines of {log_path}:\n{tail}")
+    if log_path is not None:
+        tail = log_tail(log_path)
+        error.add_note(
+            f"Last lines of the server's log:\n{tail}" if tail else "The server's log is empty."
+        )
     return error
 
 

@@ -138,7 +138,10 @@ async def redis_key(
 def _milliseconds(ttl: float | timedelta) -> int:
     seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else float(ttl)
     if seconds <= 0:
-        raise ValueError(f"ttl must be positive, got {ttl!r}")
+        raise ValueError(
+            f"redis_key: ttl must be positive, got {ttl!r}: give seconds greater than 0, or a "
+            "timedelta."
+        )
     return max(1, round(seconds * 1000))
 
 

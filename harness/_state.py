@@ -168,11 +168,13 @@ def reap_orphans(
     skip: str,
     stop: Callable[[Server, list[str]], None],
     alive: Callable[[Server], bool],
+    reapable: Callable[[Server], bool] = lambda server: True,
 ) -> list[str]:
     """Stop the servers of every run whose lease holders are all gone; return what was reaped.
 
     *stop* gets each server and the namespaces the dead run had made on it (they matter on an
-    external server, which is never stopped).
+    external server, which is never stopped). A run with a server that is not *reapable* here
+    is left for a process that can reap it.
 
     A run being started or stopped right now holds its lock and is skipped. Reused servers have no
     lease between runs by design: they are kept while they run, forgotten once they died.
@@ -190,6 +192,8 @@ def reap_orphans(
             if state.live_leases():
                 continue
             if state.reuse and all(alive(s) for s in state.servers.values()):
+                continue
+            if not all(reapable(s) for s in state.servers.values()):
                 continue
             for server in state.servers.values():
                 stop(

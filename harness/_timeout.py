@@ -37,6 +37,12 @@ def timeout_of(item: pytest.Item) -> float:
     return float(value)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A bad ``harness_timeout`` marker fails its test before any fixture (or server) starts."""
+    timeout_of(item)
+
+
 # --------------------------------------------------------------------------------------------
 # per-test time limit: the test coroutine runs inside a cancel scope with a deadline
 # --------------------------------------------------------------------------------------------
@@ -103,7 +109,7 @@ def _limited_fixture(func: Callable[..., Any], limit: float, what: str) -> Calla
             await _within(limit, f"{what} (teardown)", steps.__anext__())
         except StopAsyncIteration:
             return
-        raise RuntimeError(f"{what} yielded more than once")
+        raise RuntimeError(f"{what} yielded more than once; a fixture must `yield` exactly once.")
 
     return limited_generator
 

@@ -40,6 +40,11 @@ WATCH_INTERVAL = 0.5
 """Seconds between two looks at whether the servers still run."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
+PASSWORDS_NOTICE = (
+    "# This environment holds this run's passwords (every other output shows them as ***);\n"
+    "# --env-file PATH writes it to a file only you can read instead."
+)
+
 _Say = Callable[[str], None]
 
 
@@ -117,7 +122,7 @@ async def up(config: HarnessConfig, options: UpOptions, out: TextIO, err: TextIO
     try:
         plan = [f"{name} ({choose(REGISTRY[name], config).backend})" for name in options.resources]
     except HarnessError as exc:
-        say(f"harness up: cannot start: {exc}\nRun `harness doctor` for what to install.")
+        say(f"harness up: cannot start: {describe(exc)}\nRun `harness doctor` for what to install.")
         return 1
     for what in await anyio.to_thread.run_sync(reap, config):  # as a test session starts
         say(f"harness: reaped {what}")
@@ -195,7 +200,7 @@ def _publish(
         write_env_file(options.env_file, dotenv)
         say(f"harness up: wrote {len(values)} variables to {options.env_file} (mode 0600)")
     else:
-        print("# --- shell ---", *format_shell(values), file=out, sep="\n")
+        print(PASSWORDS_NOTICE, "# --- shell ---", *format_shell(values), file=out, sep="\n")
         print("# --- .env ---", *dotenv, "# --- end ---", file=out, sep="\n", flush=True)
     say(f"harness up: ready; run record {infra.record.path}. Ctrl-C or SIGTERM stops the servers.")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from ._redact import scrub
+
 __all__ = ["address", "redact", "with_path"]
 
 
@@ -20,9 +22,6 @@ def address(url: str) -> str:
 
 
 def redact(url: str) -> str:
-    """*url* with its password replaced by ``***``, safe to print."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    """*url* with its password replaced by ``***``, safe to print (every message the harness
+    writes goes through the same :func:`harness._redact.scrub`)."""
+    return scrub(url)

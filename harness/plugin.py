@@ -22,6 +22,7 @@ from ._env import apply_env, load_env_file, resolve_env_map
 from ._exceptions import EnvFileError, HarnessError, describe
 from ._infra import Infrastructure, reap
 from ._markers import MARKERS
+from ._redact import scrub, scrub_exception, scrub_object
 from ._session import HarnessSession, set_current
 from ._stash import SESSION_KEY, session_of
 from .resources import REGISTRY, Resource
@@ -48,7 +49,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(opt.flag, action="store_const", const=True, default=None, help=opt.help)
         elif opt.kind == "linelist":
             group.addoption(
-                opt.flag, action="append", default=None, metavar="KEY=VALUE", help=opt.help
+                opt.flag, action="append", default=None, metavar=opt.metavar, help=opt.help
             )
         else:
             group.addoption(opt.flag, default=None, help=opt.help)
@@ -60,11 +61,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     from ._config import parse_config
 
-    try:
+    try:  # after the conftests load: a resource registered there is known by now
         harness_config = parse_config(
             config.rootpath,
             lambda opt: config.getoption(opt.flag),
             lambda opt: config.getini(opt.ini),
+            ini_origin=lambda opt: _ini_origin(config, opt.ini),
+            resources=list(REGISTRY),
         )
     except ValueError as exc:
         raise pytest.UsageError(f"harness: {exc}") from None
@@ -85,6 +88,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(role, "harness-role")
     config.pluginmanager.register(_resource_fixtures(), "harness-resource-fixtures")
     _stop_on_sigterm()
+
+
+def _ini_origin(config: pytest.Config, name: str) -> str:
+    """Where an ini value comes from, as a user would look for it: ``-o`` on the command line,
+    else the ini file (relative to the rootdir)."""
+    overrides = getattr(config.option, "override_ini", None) or []
+    if any(entry.partition("=")[0].strip() == name for entry in overrides):
+        return f"-o {name}=... on the command line"
+    path = config.inipath
+    if path is None:
+        return "the ini file"
+    return str(path.relative_to(config.rootpath) if path.is_relative_to(config.rootpath) else path)
 
 
 def _refuse_pytest_asyncio_auto_mode(config: pytest.Config) -> None:
@@ -222,6 +237,33 @@ def _client_fixture(resource: Resource) -> Any:
 
 
 # -- during and after the run ----------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """No password in a report: the exception chain is scrubbed before pytest renders it, and
+    what it rendered (function arguments, locals, captured output) after."""
+    if call.excinfo is not None:
+        scrub_exception(call.excinfo.value)
+    report = yield
+    _scrub_report(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
+    _scrub_report(report)
+    return report
+
+
+def _scrub_report(report: pytest.TestReport | pytest.CollectReport) -> None:
+    report.longrepr = scrub_object(report.longrepr)
+    report.sections = [(title, scrub(text)) for title, text in report.sections]
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
     """A server that died since the last test fails this one at once, with its log."""
@@ -317,6 +359,7 @@ class Controller:
 
     def report(self, lines: list[str]) -> None:
         """Show *lines* now, on the terminal, even while pytest captures the test's output."""
+        lines = [scrub(line) for line in lines]
         session_of(self.config).lines.extend(lines)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None or not lines:

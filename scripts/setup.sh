@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One idempotent setup: Python dependencies, then (unless a Docker daemon answers) the local
-# server binaries: Debian's postgresql, redis-server, rabbitmq-server, and FerretDB (built once
-# with Go, cached). A second run checks and skips everything: it takes seconds.
+# server binaries: PostgreSQL, Redis, RabbitMQ and Memcached (the kind of server
+# tests/memcached_project adds from outside the harness) from apt (Debian, Ubuntu) or Homebrew
+# (macOS), and FerretDB (built once with Go, cached). A second run checks and skips everything:
+# it takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +14,8 @@ say() { printf 'setup: %s\n' "$*"; }
 
 # -- Python dependencies ------------------------------------------------------------------------
 stamp_dir=$("$PYTHON" -c 'import sys, sysconfig; print(sysconfig.get_paths()["purelib"])')
-stamp="$stamp_dir/.harness-setup-$(sha256sum pyproject.toml | cut -c1-16)"
+sha256() { if command -v sha256sum >/dev/null; then sha256sum "$@"; else shasum -a 256 "$@"; fi; }
+stamp="$stamp_dir/.harness-setup-$(sha256 pyproject.toml | cut -c1-16)"
 # Installed, for this pyproject.toml, *from this checkout*: an editable install of another clone
 # would test that tree's code. Asked from / so the checkout itself is not on sys.path.
 repo=$(pwd)
@@ -43,15 +46,32 @@ if "$PYTHON" -c 'from harness.backends import docker_status; import sys; sys.exi
     exit 0
 fi
 
-missing=()
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing+=(postgresql)
-command -v redis-server >/dev/null || missing+=(redis-server)
-[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
-if [ ${#missing[@]} -gt 0 ]; then
-    if ! command -v apt-get >/dev/null; then
-        say "missing ${missing[*]} and no apt-get: install them with your package manager, or start Docker"; exit 1
-    fi
-    say "installing ${missing[*]} from Debian (system services are not started: the harness runs its own)"
+# The package that installs a kind of server (bash 3.2, macOS's, has no associative arrays).
+package() {
+    case "$1:$2" in
+        apt:postgres) echo postgresql ;;  apt:redis) echo redis-server ;;
+        apt:rabbitmq) echo rabbitmq-server ;;  brew:postgres) echo postgresql@17 ;;
+        *) echo "$2" ;;
+    esac
+}
+# Which servers lack binaries, asked of the harness itself: it knows where each package manager
+# puts them (Debian's /usr/lib/postgresql/<v>/bin, Homebrew's keg-only formulae...).
+read -r -a missing <<<"$("$PYTHON" - <<'PY'
+import shutil
+from harness.resources import REGISTRY
+packages = {"postgres": "postgres", "redis": "redis", "rabbitmq": "rabbitmq"}
+missing = [kind for name, kind in packages.items() if REGISTRY[name].find_binaries() is None]
+if shutil.which("memcached") is None:
+    missing.append("memcached")
+print(" ".join(missing))
+PY
+)"
+if [ ${#missing[@]} -eq 0 ]; then
+    say "PostgreSQL, Redis, RabbitMQ, Memcached already installed"
+elif command -v apt-get >/dev/null; then
+    packages=()
+    for kind in "${missing[@]}"; do packages+=("$(package apt "$kind")"); done
+    say "installing ${packages[*]} with apt (system services are not started: the harness runs its own)"
     # policy-rc.d exit 101 = "do not start services" for the duration of the install.
     created_policy=""
     if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -59,10 +79,18 @@ if [ ${#missing[@]} -gt 0 ]; then
         $SUDO chmod +x /usr/sbin/policy-rc.d; created_policy=1
     fi
     trap '[ -n "$created_policy" ] && $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300)
+    [ -n "$SUDO" ] && apt=("$SUDO" "${apt[@]}")
+    "${apt[@]}" update -qq
+    "${apt[@]}" install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+elif command -v brew >/dev/null; then
+    formulae=()
+    for kind in "${missing[@]}"; do formulae+=("$(package brew "$kind")"); done
+    say "installing ${formulae[*]} with Homebrew (not started as services: the harness runs its own)"
+    brew install --quiet "${formulae[@]}"
 else
-    say "postgresql, redis-server, rabbitmq-server already installed"
+    say "missing ${missing[*]}, and neither apt-get nor brew is here: install them with your package manager, start Docker, or export their HARNESS_<NAME>_URL"
+    exit 1
 fi
 
 # -- MongoDB: a real mongod if present, else FerretDB built once --------------------------------------

@@ -1,7 +1,7 @@
 """How `auto` picks a backend per resource, and how the Docker backend configures containers.
 
-Docker cannot run on this project's machines: the container *configuration* is checked here
-without a daemon; starting containers is what users with Docker exercise.
+The container *configuration* is checked here without a daemon (nothing is sent to one);
+starting containers against a real daemon is tests/test_docker.py, on the Docker lane.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from harness._config import HarnessConfig
 from harness._exceptions import BackendUnavailableError
 from harness.backends import choose, docker_status
 from harness.backends._docker import LABEL, configure_container
+from harness.backends._docker_network import NetworkPlan
 from harness.resources import REGISTRY
 from harness.resources.redis import RedisResource
 
@@ -29,15 +30,33 @@ def _config(backend: str = "auto", **kw: object) -> HarnessConfig:
     return HarnessConfig(rootdir=Path("/project"), backend=backend, **kw)  # type: ignore[arg-type]
 
 
+LOOPBACK = NetworkPlan("docker_host", False, "127.0.0.1", "127.0.0.1", None, "a test")
+
+
+def configure(name: str, config: HarnessConfig, secret: str, plan: NetworkPlan = LOOPBACK):
+    """A container configured as the Docker backend does (no daemon needed: nothing is sent)."""
+    return configure_container(REGISTRY[name], config, secret, plan=plan, api_version="1.41")
+
+
 @pytest.fixture(autouse=True)
 def _no_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     for resource in REGISTRY.values():
         monkeypatch.delenv(resource.url_env, raising=False)
 
 
-NO_DOCKER = pytest.mark.skipif(
-    docker_status()[0], reason="checks the no-Docker path (a daemon answers here)"
-)
+NO_DOCKER = [
+    pytest.mark.backend("local"),
+    pytest.mark.skipif(
+        docker_status()[0], reason="checks the no-Docker path (a daemon answers here)"
+    ),
+]
+"""The no-Docker path: the local lane's tests (deselected on the Docker lane)."""
+
+
+def _no_docker(test):
+    for mark in NO_DOCKER:
+        test = mark(test)
+    return test
 
 
 def test_docker_status_says_why_either_way() -> None:
@@ -50,14 +69,14 @@ def test_auto_prefers_an_external_url(monkeypatch: pytest.MonkeyPatch) -> None:
     assert choose(REGISTRY["redis"], _config()).backend == "external"
 
 
-@NO_DOCKER
+@_no_docker
 def test_auto_without_docker_uses_local_binaries() -> None:
     choice = choose(REGISTRY["redis"], _config())
     assert choice.backend == "local"
     assert "redis-server" in choice.reason
 
 
-@NO_DOCKER
+@_no_docker
 def test_auto_with_nothing_says_every_way_to_fix_it() -> None:
     with pytest.raises(BackendUnavailableError) as info:
         choose(_NoBinaries(), _config())
@@ -67,7 +86,7 @@ def test_auto_with_nothing_says_every_way_to_fix_it() -> None:
     assert "start Docker" in message
 
 
-@NO_DOCKER
+@_no_docker
 def test_forced_docker_without_a_daemon_is_an_error_naming_the_alternatives() -> None:
     with pytest.raises(
         BackendUnavailableError, match=r"docker backend was requested .* --harness-backend=local"
@@ -102,7 +121,7 @@ def test_forced_local_without_binaries_names_the_install_command() -> None:
 def test_docker_containers_use_the_guides_images_on_loopback(
     name: str, image: str, port: int
 ) -> None:
-    container = configure_container(REGISTRY[name], _config(), "s3cret")
+    container = configure(name, _config(), "s3cret")
     assert container.image == image
     assert {int(p) for p in container.ports} == {port}
     assert all(binding == ("127.0.0.1", None) for binding in container.ports.values())
@@ -113,18 +132,18 @@ def test_docker_images_can_be_overridden_by_config_and_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = _config(images={"postgres": "postgres:16-alpine"})
-    assert configure_container(REGISTRY["postgres"], config, "pw").image == "postgres:16-alpine"
+    assert configure("postgres", config, "pw").image == "postgres:16-alpine"
     monkeypatch.setenv("HARNESS_REDIS_IMAGE", "redis:7-alpine")
-    assert configure_container(REGISTRY["redis"], _config(), "pw").image == "redis:7-alpine"
+    assert configure("redis", _config(), "pw").image == "redis:7-alpine"
 
 
 def test_docker_containers_get_per_run_credentials_and_test_settings() -> None:
-    postgres = configure_container(REGISTRY["postgres"], _config(), "run-secret-1")
+    postgres = configure("postgres", _config(), "run-secret-1")
     assert postgres.password == "run-secret-1"
     assert "fsync=off" in postgres._command
-    rabbit = configure_container(REGISTRY["rabbitmq"], _config(), "run-secret-2")
+    rabbit = configure("rabbitmq", _config(), "run-secret-2")
     assert rabbit.password == "run-secret-2"
-    redis = configure_container(REGISTRY["redis"], _config(), "run-secret-3")
+    redis = configure("redis", _config(), "run-secret-3")
     assert "--requirepass run-secret-3" in redis._command
-    mongo = configure_container(REGISTRY["mongo"], _config(), "run-secret-4")
+    mongo = configure("mongo", _config(), "run-secret-4")
     assert mongo.password == "run-secret-4"

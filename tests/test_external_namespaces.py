@@ -22,7 +22,8 @@ from harness.resources import REGISTRY, Server
 from .external_servers import ExternalServers, external_env, outcome, run_pytest, write_project
 from .external_snapshot import snapshot
 
-pytestmark = [pytest.mark.anyio, pytest.mark.inner]
+# The "team's" servers are started from the local binaries: the local lane has them.
+pytestmark = [pytest.mark.anyio, pytest.mark.inner, pytest.mark.backend("local")]
 
 HEADER = """
 import os

@@ -30,7 +30,8 @@ from .external_servers import (
 )
 from .external_snapshot import harness_names, snapshot, without_harness
 
-pytestmark = [pytest.mark.anyio, pytest.mark.inner]
+# The "team's" servers are started from the local binaries: the local lane has them.
+pytestmark = [pytest.mark.anyio, pytest.mark.inner, pytest.mark.backend("local")]
 
 
 async def test_the_services_suites_pass_on_external_servers(

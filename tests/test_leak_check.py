@@ -137,4 +137,7 @@ def test_a_bad_mode_is_refused_at_startup(pytester: pytest.Pytester, inner_pytes
     pytester.makepyfile("def test_nothing(): pass")
     result = inner_pytest("-o", "harness_leak_check=loud")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*harness_leak_check is 'loud'; use one of fail, warn, off.*"])
+    assert result.stderr.lines[0] == (
+        "ERROR: harness: harness_leak_check (from -o harness_leak_check=... on the command line) "
+        "is 'loud'; use one of fail, warn, off."
+    )

@@ -18,7 +18,12 @@ import pytest
 from harness._config import HarnessConfig
 from harness._exceptions import ServerDiedError
 from harness._infra import Infrastructure, reap
+from harness._stash import session_of
 from harness._state import RunRecord
+from harness.backends._docker import image_for
+from harness.resources import REGISTRY
+
+from .conftest import own_servers_env
 
 pytestmark = pytest.mark.anyio
 
@@ -41,6 +46,7 @@ def _processes(infra: Infrastructure) -> list[psutil.Process]:
     return procs
 
 
+@pytest.mark.backend("local")
 async def test_all_four_start_concurrently_answer_and_stop_clean(tmp_path: Path) -> None:
     infra = Infrastructure(_config(tmp_path))
     lines = await infra.start(ALL)
@@ -79,6 +85,7 @@ async def test_all_four_start_concurrently_answer_and_stop_clean(tmp_path: Path)
     assert not infra.record.path.exists()
 
 
+@pytest.mark.backend("local")
 async def test_a_second_process_shares_the_servers_and_the_last_lease_stops_them(
     tmp_path: Path,
 ) -> None:
@@ -102,6 +109,7 @@ async def test_a_second_process_shares_the_servers_and_the_last_lease_stops_them
     assert not pid.alive()
 
 
+@pytest.mark.backend("local")
 async def test_a_dead_server_fails_the_next_test_with_its_log(tmp_path: Path) -> None:
     infra = Infrastructure(_config(tmp_path))
     await infra.start(["redis"])
@@ -163,9 +171,7 @@ PYTEST = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider"]
 
 def own_run_env(state: Path, **extra: str) -> dict[str, str]:
     """Environment of a pytest that runs on its own, not joined to this session's run."""
-    env = {**os.environ, "HARNESS_STATE_DIR": str(state), **extra}
-    env.pop("HARNESS_RUN_KEY", None)
-    return env
+    return own_servers_env({**os.environ, "HARNESS_STATE_DIR": str(state), **extra})
 
 
 def run_pytest(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -205,6 +211,7 @@ def still_running(pids: list[int]) -> list[int]:
     ]
 
 
+@pytest.mark.backend("local")
 def test_a_sigkilled_run_is_reaped_by_the_next(pytester: pytest.Pytester, tmp_path: Path) -> None:
     env = own_run_env(tmp_path / "state", FLAG_FILE=str(tmp_path / "flag.json"))
     victim, started = start_hanging_run(pytester, env)
@@ -270,6 +277,7 @@ def test_a_run_that_starts_servers_reaps_orphans_first(
             orphan.wait()
 
 
+@pytest.mark.backend("local")
 def test_reuse_keeps_servers_for_the_next_run_until_harness_down(
     inner_pytest, pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
@@ -311,6 +319,7 @@ def test_reuse_keeps_servers_for_the_next_run_until_harness_down(
     assert not Path(server.workdir or "/nonexistent").exists()
 
 
+@pytest.mark.backend("local")
 def test_a_dead_reused_server_is_replaced(
     inner_pytest, pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
@@ -343,6 +352,7 @@ def test_a_dead_reused_server_is_replaced(
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.backend("local")
 def test_interrupted_run_stops_its_servers(
     pytester: pytest.Pytester, tmp_path: Path, sig: int
 ) -> None:
@@ -403,6 +413,7 @@ def test_deselected_tests_start_nothing(inner_pytest, pytester: pytest.Pytester)
     assert started == ["redis"]
 
 
+@pytest.mark.backend("local")
 async def test_a_port_taken_between_choice_and_bind_is_retried_on_another(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -429,7 +440,7 @@ async def test_a_port_taken_between_choice_and_bind_is_retried_on_another(
 
 
 def test_a_fifth_resource_is_one_class_and_one_registration(
-    inner_pytest, pytester: pytest.Pytester
+    inner_pytest, pytester: pytest.Pytester, request: pytest.FixtureRequest
 ) -> None:
     """ARCHITECTURE.md's rule, from a project's side: a resource registered in the root conftest
     gets its fixtures, backend choice, start line, namespace, env mapping and client."""
@@ -460,7 +471,9 @@ def test_a_fifth_resource_is_one_class_and_one_registration(
             await cache.delete("k")
         """
     )
-    result = inner_pytest("-q", "-s")
+    # On Docker the cache is another Redis container: the lane's Redis image.
+    image = image_for(REGISTRY["redis"], session_of(request.config).config)
+    result = inner_pytest("-q", "-s", env={"HARNESS_CACHE_IMAGE": image})
     result.assert_outcomes(passed=1)
     assert any(line.startswith("harness: cache ") for line in result.outlines), result.outlines
 

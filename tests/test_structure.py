@@ -4,6 +4,7 @@ and ``import harness`` loads no client library (each is imported when its resour
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -100,3 +101,49 @@ def test_import_harness_loads_no_client_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/"
     )
     assert result.stdout.strip() == "[]"
+
+
+WITHOUT_POSIX_ACCOUNTS = """
+import os, sys
+
+class NoPosixAccounts:
+    '''Windows has neither module: importing them fails as it would there.'''
+    def find_spec(self, name, path=None, target=None):
+        if name in ("pwd", "grp"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, NoPosixAccounts())
+for name in ("pwd", "grp"):
+    sys.modules.pop(name, None)
+for name in ("getuid", "geteuid", "getgid"):
+    if hasattr(os, name):
+        delattr(os, name)
+
+import harness, harness.plugin, harness.resources
+from harness._config import default_state_dir
+from harness._process import server_user
+from harness.resources import REGISTRY
+
+assert server_user() is None
+print(default_state_dir().name)
+print(sorted(REGISTRY))
+"""
+
+
+def test_import_harness_works_without_posix_accounts() -> None:
+    """``import harness`` (and the plugin, and the parts a run reads first) on a platform
+    without ``pwd``/``grp`` and uids, as on Windows."""
+    env = {**os.environ, "USERNAME": "ann"}  # Windows names the user there
+    for name in ("LOGNAME", "USER", "LNAME"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_POSIX_ACCOUNTS],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    state_dir, resources = result.stdout.splitlines()
+    assert state_dir == "harness-ann"
+    assert resources == "['mongo', 'postgres', 'rabbitmq', 'redis']"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from .._config import HarnessConfig
 from .._exceptions import BackendUnavailableError
+from .._redact import remember
 from ..resources import Resource
 from ._base import Backend
 from ._docker import DockerBackend, docker_status
@@ -48,6 +49,8 @@ def choose(resource: Resource, config: HarnessConfig) -> Choice:
             f"export {resource.url_env} for the external backend."
         )
     url = os.environ.get(resource.url_env)
+    if url:
+        remember(url)  # from now on, its password is never shown
     if forced == "external" or (forced == "auto" and url):
         if not url:
             raise BackendUnavailableError(

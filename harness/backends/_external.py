@@ -12,8 +12,10 @@ import time
 
 import anyio
 
+from .._blocking import run_blocking
 from .._config import HarnessConfig
 from .._readiness import wait_ready
+from .._redact import remember
 from ..resources import REGISTRY, Resource, Server
 from ._base import Backend, OnRecord
 
@@ -29,11 +31,12 @@ class ExternalBackend(Backend):
 
     async def start(self, resource: Resource, config: HarnessConfig, on_record: OnRecord) -> Server:
         url = os.environ[resource.url_env]
+        remember(url)
         started, wall = time.monotonic(), time.time()
         version = await wait_ready(
             lambda: resource.probe(url),
             what=f"{resource.title} at {resource.url_env}",
-            timeout=min(config.startup_timeout, 30.0),
+            timeout=config.startup_timeout,
             hint=f"check that the server runs and that {resource.url_env} has the right host, "
             "port and credentials.",
         )
@@ -63,6 +66,6 @@ class ExternalBackend(Backend):
                 await resource.release_server(server)
 
         try:
-            anyio.run(release)
+            run_blocking(release)
         except Exception:
             logger.warning("harness: releasing %s failed", server.resource, exc_info=True)

@@ -17,6 +17,7 @@ from .._config import HarnessConfig
 from .._exceptions import BackendUnavailableError, ServerStartError
 from .._process import chown_to, free_port, server_user, spawn, stop_process
 from .._readiness import log_tail, wait_ready
+from .._redact import remember
 from ..resources import CommandRunner, Resource, Server
 from ._base import Backend, OnRecord
 
@@ -90,6 +91,7 @@ class LocalBackend(Backend):
         )
         on_record(server)
         port, secret = free_port(), secrets.token_urlsafe(18)
+        remember(secret)
         spec = await resource.prepare_local(binaries, workdir, port, secret, user)
         log = workdir / "server.log"
         env = {**os.environ, **spec.env}
@@ -109,7 +111,7 @@ class LocalBackend(Backend):
             lambda: resource.probe(spec.url),
             what=f"{resource.title} ({spec.argv[0]}, port {port})",
             timeout=config.startup_timeout,
-            hint=f"its log is {log}; raise harness_startup_timeout if the machine is slow.",
+            hint="read the server's log below; raise harness_startup_timeout if the machine is slow.",
             process=main,
             log_path=log,
         )

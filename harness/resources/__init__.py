@@ -1,11 +1,12 @@
 """The kinds of infrastructure the harness provides, and the API to add one of your own.
 
 A kind is a :class:`Resource` subclass, made known with :func:`register` (in a root
-``conftest.py``, or a plugin module, before pytest configures). It then gets what the built-in
-four have: the fixtures ``<name>_url`` and ``<name>``, its client through
-:meth:`Resource.client`, the ``local`` / ``docker`` / ``external`` backends it implements, a
-namespace per session and xdist worker, reuse, reaping, the leak check (if it opens a
-:class:`LeakCounter`) and its lines in ``harness doctor``.
+``conftest.py``, or a plugin module, before pytest configures; the ``harness`` command imports
+the root ``conftest.py`` too). It then gets what the built-in four have: the fixtures
+``<name>_url`` and ``<name>``, its client through :meth:`Resource.client`, the ``local`` /
+``docker`` / ``external`` backends it implements, a namespace per session and xdist worker,
+reuse, reaping, the leak check (if it opens a :class:`LeakCounter`) and its lines in ``harness
+doctor``. The guide's "Adding a new kind of resource" walks through a complete one, Memcached.
 
 .. code-block:: python
 
@@ -22,7 +23,15 @@ from __future__ import annotations
 
 from .._config import HarnessConfig
 from .._urls import address, redact, with_path
-from ._base import Client, CommandRunner, LaunchSpec, LeakCounter, Resource, Server
+from ._base import (
+    Client,
+    CommandRunner,
+    LaunchSpec,
+    LeakCounter,
+    Resource,
+    Server,
+    testcontainers_class,
+)
 from ._registry import REGISTRY, register, unregister
 from .mongo import MongoResource
 from .postgres import PostgresResource
@@ -45,6 +54,7 @@ __all__ = [
     "address",
     "redact",
     "register",
+    "testcontainers_class",
     "unregister",
     "with_path",
 ]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from .._exceptions import HarnessError
 from .._process import ProcessRecord
+from .._redact import remember, scrub
 from .._session import get_client
 
 if TYPE_CHECKING:
@@ -90,6 +91,14 @@ class Server:
             raise HarnessError(f"{' '.join(argv)} failed ({code}): {output.strip()}")
         return output
 
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+            if f.repr and f.name != "url"
+        )
+        return f"Server(url={scrub(self.url)!r}, {shown})"
+
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _RUNTIME}
         data["processes"] = [{"pid": p.pid, "create_time": p.create_time} for p in self.processes]
@@ -100,6 +109,7 @@ class Server:
         known = {f.name for f in fields(cls)} - _RUNTIME
         values = {key: value for key, value in data.items() if key in known}
         values["processes"] = [ProcessRecord(**p) for p in values.get("processes", [])]
+        remember(values.get("url", ""))
         return cls(**values)
 
 
@@ -141,7 +151,13 @@ class LeakCounter(ABC):
 
 
 def testcontainers_class(module: str, name: str) -> Callable[..., DockerContainer]:
-    """A testcontainers module class, from ``testcontainers.community`` where it lives now."""
+    """A testcontainers module class, for :meth:`Resource.container`, from whichever place the
+    installed testcontainers keeps it: ``testcontainers.community.<module>`` since 4.15 (without
+    the deprecation warning the old place now raises), else ``testcontainers.<module>``.
+
+    :param module: the technology's module, ``"memcached"`` for ``testcontainers.memcached``.
+    :param name: the class in it, ``"MemcachedContainer"``.
+    """
     import importlib
 
     try:

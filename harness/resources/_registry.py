@@ -18,7 +18,9 @@ def register(resource: Resource) -> Resource:
     """Make *resource* known to the plugin (its fixtures), the CLI and the env mapping.
 
     Call it at import time of a root ``conftest.py`` or a plugin: the plugin makes the
-    fixtures when pytest configures. Registering a name again replaces the earlier kind.
+    fixtures when pytest configures. The ``harness`` command (``doctor``, ``up``, ``down``,
+    ``reap``) imports the root ``conftest.py`` as well, so a kind registered there (or in a
+    module it imports) is known to it too. Registering a name again replaces the earlier kind.
 
     :raises ValueError: for a name that is not lowercase letters and digits (it becomes fixture
         names and ``HARNESS_<NAME>_URL``), or a class without ``name``/``title``/``url_scheme``.

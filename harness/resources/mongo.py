@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 import anyio
 
+from .._binaries import HOMEBREW, search_dirs, which_all
 from .._exceptions import BackendUnavailableError, HarnessError
 from .._ferretdb_build import SOURCE as FERRETDB_SOURCE
 from .._ferretdb_build import ferretdb_binary
@@ -40,9 +41,9 @@ class MongoResource(Resource):
     leak_units = ("collection", "document")
 
     def find_binaries(self) -> dict[str, str] | None:
-        mongod = shutil.which("mongod")
+        mongod = which_all(("mongod",), search_dirs(*(f"{p}/bin" for p in HOMEBREW)))
         if mongod:
-            return {"mongod": mongod}
+            return mongod
         ferretdb = ferretdb_binary()
         return {"ferretdb": str(ferretdb)} if ferretdb else None
 
@@ -95,7 +96,11 @@ class MongoResource(Resource):
 
     def container_url(self, container: DockerContainer, secret: str) -> str:
         host = container.get_container_host_ip()
-        return f"mongodb://{USER}:{secret}@{host}:{container.get_exposed_port(27017)}/?authSource=admin"
+        port = container.get_exposed_port(27017)
+        url = f"mongodb://{USER}:{secret}@{host}:{port}/?authSource=admin"
+        # FerretDB v1 without its experimental SCRAM support offers only PLAIN (and checks no
+        # password); drivers would pick SCRAM and be refused. Use what the server offers.
+        return url + "&authMechanism=PLAIN" if _offers_only_plain(host, port) else url
 
     async def probe(self, url: str) -> str:
         client, close = _open(url, "auto", timeout_ms=2000)
@@ -179,6 +184,11 @@ def driver(choice: str) -> str:
     try:
         import motor  # noqa: F401
     except ImportError:
+        if choice == "motor":
+            raise BackendUnavailableError(
+                "harness_mongo_driver is 'motor' but motor is not installed: pip install "
+                "'harness[motor]' (or motor), or set harness_mongo_driver to pymongo or auto."
+            ) from None
         raise BackendUnavailableError(
             "no MongoDB async driver is installed: pip install 'pymongo>=4.9' (or motor)."
         ) from None
@@ -206,3 +216,18 @@ def _open(
         motor_client.close()
 
     return motor_client, close
+
+
+def _offers_only_plain(host: str, port: int) -> bool:
+    """Whether the server offers only the PLAIN mechanism to the harness's user (blocking: a
+    started container's URL is built in a worker thread)."""
+    from pymongo import MongoClient
+
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        host, port, directConnection=True, serverSelectionTimeoutMS=10000
+    )
+    try:
+        hello = client.admin.command("hello", saslSupportedMechs=f"admin.{USER}")
+    finally:
+        client.close()
+    return list(hello.get("saslSupportedMechs", [])) == ["PLAIN"]

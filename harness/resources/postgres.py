@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import glob
 import secrets
-import shutil
 import signal
 import subprocess
 from collections.abc import Mapping
@@ -13,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._binaries import HOMEBREW, install_hint, search_dirs, which_all
 from .._exceptions import HarnessError, ServerStartError
 from .._process import chown_to, first_line
 from .._urls import address, with_path
@@ -46,17 +45,23 @@ class PostgresResource(Resource):
     name = "postgres"
     title = "PostgreSQL"
     image = "postgres:17.4-alpine"
-    install_hint = "apt-get install postgresql  (or set HARNESS_POSTGRES_URL)"
+    install_hint = install_hint(
+        apt="apt-get install postgresql",
+        brew="brew install postgresql@17",
+        url_env="HARNESS_POSTGRES_URL",
+    )
     url_scheme = "postgresql"
     refuses_root = True
     leak_units = ("table", "row")
 
     def find_binaries(self) -> dict[str, str] | None:
-        for directory in [None, *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]:
-            found = {b: shutil.which(b, path=directory) for b in ("initdb", "postgres")}
-            if all(found.values()):
-                return {k: v for k, v in found.items() if v}
-        return None
+        dirs = search_dirs(
+            "/usr/lib/postgresql/*/bin",  # Debian, Ubuntu: the server is not on PATH
+            *(f"{prefix}/opt/postgresql@*/bin" for prefix in HOMEBREW),
+            *(f"{prefix}/opt/postgresql/bin" for prefix in HOMEBREW),
+            "/Applications/Postgres.app/Contents/Versions/latest/bin",
+        )
+        return which_all(("initdb", "postgres"), dirs)
 
     def version_of(self, binaries: Mapping[str, str]) -> str:
         return first_line([binaries["postgres"], "--version"])
@@ -124,7 +129,8 @@ class PostgresResource(Resource):
         in :meth:`release_server`."""
         if config.alembic_ini is None:
             return
-        from .._migrations import ensure_template, template_name
+        from .._migrations import ensure_template, placeholder_urls, template_name
+        from ._registry import REGISTRY
 
         name, previous = template_name(config), server.extra.get("template", "")
         if previous == name or (not server.owned and previous.startswith(f"{name}_")):
@@ -134,7 +140,8 @@ class PostgresResource(Resource):
         else:
             name = f"{name}_{secrets.token_hex(4)}"
         await self.create_database(server, name)  # never over an existing one
-        await ensure_template(server.url, name, config, self.admin_execute)
+        placeholders = placeholder_urls((r.name, r.url_scheme) for r in REGISTRY.values())
+        await ensure_template(server.url, name, config, self.admin_execute, placeholders)
         server.extra["template"] = name
         if not server.owned and previous:
             await self.admin_execute(server.url, _drop(previous))  # a reused run's older one

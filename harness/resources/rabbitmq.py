@@ -17,6 +17,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import anyio
 
+from .._binaries import HOMEBREW, install_hint, search_dirs, which_all
 from .._exceptions import HarnessError
 from .._process import first_line, free_port
 from .._urls import address, with_path
@@ -38,17 +39,20 @@ class RabbitMQResource(Resource):
     name = "rabbitmq"
     title = "RabbitMQ"
     image = "rabbitmq:3.13-alpine"
-    install_hint = "apt-get install rabbitmq-server  (or set HARNESS_RABBITMQ_URL)"
+    install_hint = install_hint(
+        apt="apt-get install rabbitmq-server",
+        brew="brew install rabbitmq",
+        url_env="HARNESS_RABBITMQ_URL",
+    )
     url_scheme = "amqp"
 
     def find_binaries(self) -> dict[str, str] | None:
-        search = f"{SBIN}{os.pathsep}{os.environ.get('PATH', '')}"
-        found = {
-            b: shutil.which(b, path=search) for b in ("rabbitmq-server", "rabbitmqctl", "epmd")
-        }
-        if not all(found.values()):
-            return None
-        return {k: v for k, v in found.items() if v}
+        # Debian's /usr/lib/rabbitmq/bin runs as the calling user (/usr/sbin's wrapper switches
+        # to the rabbitmq user); Homebrew puts the scripts in sbin.
+        dirs = [SBIN, *search_dirs(*(f"{prefix}/sbin" for prefix in HOMEBREW))]
+        found = which_all(("rabbitmq-server", "rabbitmqctl"), dirs)
+        epmd = which_all(("epmd",), [SBIN, *search_dirs(*(f"{p}/bin" for p in HOMEBREW))])
+        return {**found, **epmd} if found and epmd else None
 
     def version_of(self, binaries: Mapping[str, str]) -> str:
         return _installed_version(binaries["rabbitmq-server"])

@@ -7,12 +7,12 @@ never taken, and dropping flushes a database only while it still holds this name
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from .._binaries import HOMEBREW, install_hint, search_dirs, which_all
 from .._exceptions import HarnessError
 from .._process import first_line
 from .._urls import address, with_path
@@ -72,13 +72,14 @@ class RedisResource(Resource):
     name = "redis"
     title = "Redis"
     image = "redis:5.0.8-alpine"
-    install_hint = "apt-get install redis-server  (or set HARNESS_REDIS_URL)"
+    install_hint = install_hint(
+        apt="apt-get install redis-server", brew="brew install redis", url_env="HARNESS_REDIS_URL"
+    )
     url_scheme = "redis"
     leak_units = ("database", "key")
 
     def find_binaries(self) -> dict[str, str] | None:
-        path = shutil.which("redis-server")
-        return {"redis-server": path} if path else None
+        return which_all(("redis-server",), search_dirs(*(f"{p}/bin" for p in HOMEBREW)))
 
     def version_of(self, binaries: Mapping[str, str]) -> str:
         return first_line([binaries["redis-server"], "--version"])

@@ -6,7 +6,12 @@ chain made, which must never happen to the database the other tests of this work
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
@@ -24,6 +29,15 @@ ALEMBIC_INI = Path(__file__).resolve().parents[1] / "migrations" / "alembic.ini"
 
 EXPECTED_TABLES = {("marten", "users"), ("self_delivery", "couriers")}
 EXPECTED_SCHEMAS = {"marten", "self_delivery"}
+
+# What `file_template` in alembic.ini makes: `<UTC creation time>-<rev>_<slug>.py`, e.g.
+# 2026_12_01_1203-0003_courier_vehicles.py. A revision id has no '-' (alembic refuses one), and
+# the slug is the message's words joined by '_', so the name alone cannot tell where the id ends:
+# `rev_slug` must start with the file's own `revision` followed by '_'.
+REVISION_FILE_NAME = re.compile(
+    r"(?P<year>[0-9]{4})_(?P<month>0[1-9]|1[0-2])_(?P<day>0[1-9]|[12][0-9]|3[01])"
+    r"_(?P<hour>[01][0-9]|2[0-3])(?P<minute>[0-5][0-9])-(?P<rev_slug>[^-@+:/\s]+)\.py"
+)
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -122,3 +136,42 @@ async def test_each_revision_steps_down_and_up(postgres_url: str) -> None:
             await migrate(url, "downgrade", "-1")
             await migrate(url, "upgrade", revision.revision)
             assert await schema_snapshot(url) == before, revision.revision
+
+
+def test_every_revision_file_is_named_by_the_template() -> None:
+    for revision in script_directory().walk_revisions():
+        name = Path(revision.path).name
+        match = REVISION_FILE_NAME.fullmatch(name)
+        assert match is not None, f"{name} does not follow file_template in alembic.ini"
+        assert match["rev_slug"].startswith(f"{revision.revision}_"), name
+
+
+def test_alembic_revision_names_the_file_by_the_template(tmp_path: Path) -> None:
+    """`alembic revision` in a copy of the folder: a timestamped name, chained onto the head."""
+    migrations = tmp_path / "migrations"
+    shutil.copytree(ALEMBIC_INI.parent, migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    old_head = script_directory().get_current_head()
+    before = datetime.now(UTC).replace(second=0, microsecond=0, tzinfo=None)
+
+    ini = str(migrations / "alembic.ini")
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", ini, "revision", "-m", "courier vehicles"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    after = datetime.now(UTC).replace(tzinfo=None)
+    assert result.returncode == 0, result.stderr
+    copied = ScriptDirectory.from_config(Config(ini))
+    [head] = copied.get_heads()
+    new = copied.get_revision(head)
+    assert new is not None and new.down_revision == old_head
+    name = Path(new.path).name
+    match = REVISION_FILE_NAME.fullmatch(name)
+    assert match is not None, name
+    assert match["rev_slug"] == f"{head}_courier_vehicles", name
+    made = datetime.strptime(name[:15], "%Y_%m_%d_%H%M")
+    assert before <= made <= after, f"{name}: not stamped with the UTC time it was made"

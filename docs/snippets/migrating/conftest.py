@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-with warnings.catch_warnings():  # Starlette now warns: TestClient on httpx is deprecated
+with warnings.catch_warnings():  # Starlette warns: TestClient on httpx is deprecated
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 

@@ -1,4 +1,4 @@
-"""BEFORE: the original guide's style. Sync test, TestClient portal, try/finally cleanup.
+"""BEFORE: the TestClient style. Sync test, TestClient portal, try/finally cleanup.
 
 Kept runnable so the migration page shows code that really worked, not a caricature.
 """
@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import asyncpg
 from fastapi import status
 
-with warnings.catch_warnings():  # Starlette now warns: TestClient on httpx is deprecated
+with warnings.catch_warnings():  # Starlette warns: TestClient on httpx is deprecated
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
@@ -22,8 +22,8 @@ from services.self_delivery_service.tests.integration.utils.courier_test_helper 
 
 # --8<-- [start:before_seed]
 async def seed_user(external_id: UUID) -> int:
-    # The guide used a pool from ensure_async_postgres_pool(); a pool is bound to the event loop
-    # that created it, and each portal has its own loop, so one connection per call it is.
+    # Not a pool from ensure_async_postgres_pool(): a pool is bound to the event loop that
+    # created it, and each portal has its own loop, so one connection per call.
     connection = await asyncpg.connect(os.environ["POSTGRES-SUPABASE-URL"])
     try:
         return await connection.fetchval(

@@ -1,0 +1,1 @@
+"""Code every service of the orders project shares: settings, connections."""
