@@ -13,8 +13,6 @@ import shutil
 import textwrap
 from dataclasses import dataclass, field
 
-from filelock import Timeout
-
 from ._config import HarnessConfig
 from ._exceptions import HarnessError
 from ._process import first_line
@@ -159,7 +157,7 @@ def _runs(config: HarnessConfig) -> list[RunSummary]:
         record = RunRecord(config.state_dir, path.stem)
         try:
             record.lock.acquire(timeout=0)
-        except Timeout:
+        except TimeoutError:
             summaries.append(RunSummary(record.key, "starting or stopping right now", [], False))
             continue
         try:

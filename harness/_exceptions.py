@@ -23,6 +23,7 @@ __all__ = [
     "ResourceNotStartedError",
     "ServerDiedError",
     "ServerStartError",
+    "StateDirError",
     "TimeLimitExceededError",
     "UnexpectedMessageError",
     "describe",
@@ -58,6 +59,10 @@ class ServerStartError(HarnessError, RuntimeError):
 
 class ServerDiedError(HarnessError, RuntimeError):
     """Raised when a server the harness started is no longer running."""
+
+
+class StateDirError(HarnessError, OSError):
+    """Raised when the state dir (run records, server temp dirs) cannot be created or written."""
 
 
 class MigrationError(HarnessError, RuntimeError):

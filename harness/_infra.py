@@ -22,7 +22,13 @@ import anyio
 
 from ._blocking import run_blocking
 from ._config import HarnessConfig
-from ._exceptions import HarnessError, ServerDiedError, ServerStartError, describe
+from ._exceptions import (
+    HarnessError,
+    ServerDiedError,
+    ServerStartError,
+    StateDirError,
+    describe,
+)
 from ._readiness import log_tail, wait_ready
 from ._redact import scrub_exception
 from ._session import HarnessSession
@@ -126,12 +132,12 @@ class Infrastructure:
                 )
             try:
                 lines = await self._ensure_servers(state, names, on_ready)
-            except HarnessError as exc:
-                if self._xdist:  # the run's other workers fail fast with it
-                    state.failure = str(exc)
-                    self.record.save(state)
+            except BaseException as exc:
+                if self._xdist and isinstance(exc, HarnessError):
+                    state.failure = describe(exc)  # the run's other workers fail fast with it
+                    self._save_quietly(state)
                 elif not state.servers and not state.live_leases():
-                    self.record.remove()
+                    self.record.remove()  # also after Ctrl-C: nothing of this run is left
                 raise
             state.leases[self._lease] = self._lease_ctime
             state.reuse = self.config.reuse
@@ -230,7 +236,15 @@ class Infrastructure:
             self.servers.pop(name, None)
             if server is not None:
                 await anyio.to_thread.run_sync(BACKENDS[server.backend].stop, server)
-        self.record.save(state)
+        self._save_quietly(state)
+
+    def _save_quietly(self, state: RunState) -> None:
+        """Save while failing already: a state dir that cannot be written must not hide the
+        first error (the servers are stopped either way; reaping forgets what the file says)."""
+        try:
+            self.record.save(state)
+        except StateDirError:
+            logger.warning("harness: could not update %s", self.record.path, exc_info=True)
 
     async def _open_namespaces(self, names: list[str]) -> None:
         prefix = _namespace_prefix(self.worker)
@@ -279,20 +293,28 @@ class Infrastructure:
 
         :raises ServerDiedError: naming the server and what to do.
         """
-        for name in names:
+        error = self.dead_server(names)
+        if error is not None:
+            raise error
+
+    def dead_server(self, names: Collection[str] | None = None) -> ServerDiedError | None:
+        """The error for the first server of *names* (default: all) that is no longer running,
+        or ``None``. Cheap: a process or container status, no client round trip."""
+        for name in self.servers if names is None else names:
             server = self.servers.get(name)
             if server is None or BACKENDS[server.backend].alive(server):
                 continue
             log = Path(server.workdir) / "server.log" if server.workdir else None
             error = ServerDiedError(
                 f"{REGISTRY[name].title} ({server.backend}, {address(server.url)}) stopped during the "
-                "run. Tests after this point cannot use it; rerun, and check the machine's memory "
-                "and disk if it happens again."
+                "run: nothing can use it any more. Rerun, and check the machine's memory and disk "
+                "if it happens again."
             )
             tail = log_tail(log)
             if tail:
                 error.add_note(f"Last lines of the server's log:\n{tail}")
-            raise error
+            return error
+        return None
 
     # -- end -------------------------------------------------------------------------------------
     async def close(self) -> None:
@@ -326,7 +348,7 @@ class Infrastructure:
             return
         if self._namespaces:
             logger.warning("harness: namespaces left on shared servers: %s", self._namespaces)
-        with self.record.lock.acquire(timeout=2 * self.config.startup_timeout + 60):
+        with self.record.lock.held(timeout=2 * self.config.startup_timeout + 60):
             self._release(self.record.load())
 
     def _release(self, state: RunState) -> None:
@@ -334,7 +356,10 @@ class Infrastructure:
         state.namespaces = [n for n in state.namespaces if n.get("lease") != self._lease]
         self._leased = False
         self._namespaces.clear()
-        if state.reuse or state.live_leases():
+        live = state.live_leases()
+        keep = state.reuse or bool(live)
+        _drop_orphaned_namespaces(state, live, servers_stay=keep)
+        if keep:
             self.record.save(state)
             return
         for server in state.servers.values():
@@ -348,8 +373,9 @@ class Infrastructure:
             await anyio.to_thread.run_sync(lambda: self.record.lock.acquire(timeout=timeout))
         except TimeoutError as exc:
             raise HarnessError(
-                f"waited {timeout:.0f} s for the run lock {self.record.lock.lock_file}; another "
-                "pytest process holds it. If none is running, delete that file."
+                f"waited {timeout:.0f} s for the run lock {self.record.lock.path}: another "
+                "process of this run holds it while it starts or stops the servers. Wait for it "
+                "to finish, or stop it (the lock of a process that died never blocks)."
             ) from exc
         try:
             yield self.record.load()
@@ -393,6 +419,22 @@ def reap(config: HarnessConfig, skip: str = "") -> list[str]:
         alive=lambda s: BACKENDS[s.backend].alive(s),
         reapable=reapable,
     )
+
+
+def _drop_orphaned_namespaces(state: RunState, live: list[str], *, servers_stay: bool) -> None:
+    """Drop the namespaces of lease holders that died (a crashed xdist worker) and forget them.
+
+    Reaping never sees a run whose other processes finished it cleanly, so the last one out
+    does it: on servers that stay (external, or reused), where they would pile up. Servers
+    about to be stopped take them along.
+    """
+    orphaned = [n for n in state.namespaces if n.get("lease") not in live]
+    state.namespaces = [n for n in state.namespaces if n.get("lease") in live]
+    for server in state.servers.values():
+        backend = BACKENDS[server.backend].attach(server)
+        names = [n["name"] for n in orphaned if n.get("resource") == server.resource]
+        if names and (servers_stay or not backend.owns_servers) and backend.alive(server):
+            run_blocking(_drop_namespaces, server, names)
 
 
 async def _drop_namespaces(server: Server, namespaces: list[str]) -> None:

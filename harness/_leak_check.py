@@ -9,7 +9,7 @@ opens; ``harness_leak_check`` (``fail``/``warn``/``off``) sets the mode for the 
 from __future__ import annotations
 
 import warnings
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 
 import anyio
 import pytest
@@ -101,6 +101,13 @@ def _counters(request: pytest.FixtureRequest) -> Mapping[str, LeakCounter]:
     return infra.leak_counters if infra is not None else {}
 
 
+def _a_server_died(request: pytest.FixtureRequest, names: Iterable[str]) -> bool:
+    """Nothing to count on a dead server (and its client could wait seconds to say so): the
+    test's own failure, or the next test's, says the server died."""
+    infra = session_of(request.config).infra
+    return infra is not None and infra.dead_server(list(names)) is not None
+
+
 @pytest.fixture(autouse=True)
 def _harness_leak_check(request: pytest.FixtureRequest) -> None:
     """Run the leak check around every anyio test that has a store started."""
@@ -115,6 +122,8 @@ async def _harness_leak_guard(request: pytest.FixtureRequest) -> AsyncIterator[N
     counters = dict(_counters(request))
     before = await snapshot(counters)
     yield
+    if _a_server_died(request, counters):
+        return
     leaks = _leaks(before, await snapshot(counters))
     if not leaks:
         return

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import os
 import reprlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["Inbox", "Message", "default_exchange", "listen", "publish"]
 
 _CLEANUP_TIMEOUT = 10.0
+_FLUSH_TIMEOUT = 30.0
+"""Seconds ``expect_none`` waits for its marker to come back through the broker."""
+_MARKER_HEADER = "x-harness-inbox-marker"
 _short = reprlib.Repr()
 _short.maxstring = 80
 _short.maxother = 80
@@ -87,6 +91,8 @@ class Inbox:
         self.received: list[Message] = []
         self._taken: set[int] = set()
         self._wakeup = anyio.Event()
+        self._send_marker: Callable[[str], Awaitable[None]] | None = None
+        self._markers: dict[str, anyio.Event] = {}
 
     def __len__(self) -> int:
         return len(self.received)
@@ -116,13 +122,21 @@ class Inbox:
     async def expect_none(
         self, *, within: float = 0.5, where: Callable[[Message], bool] | None = None
     ) -> None:
-        """Assert that no (matching) message arrives, waiting *within* seconds to be sure.
+        """Assert that no (matching) message has arrived, nor arrives within *within* seconds.
 
-        :param within: how long to watch; a message published later than this goes unnoticed,
-            so make it longer than the code under test needs to publish.
+        It first sends a marker message through the broker to this listener's own queue and
+        waits for it: a message published (and confirmed by the broker, as aio-pika's channels
+        do by default) before ``expect_none`` was called is queued ahead of the marker, so it is
+        seen however slowly the machine runs. *within* then covers what the code under test
+        publishes later, from a background task.
+
+        :param within: how long to watch after the marker; ``0`` checks only what was
+            published before the call. A message published later than this goes unnoticed.
         :param where: only messages this predicate accepts count.
         :raises UnexpectedMessageError: listing the message(s) that did arrive.
+        :raises TimeoutError: when the marker does not come back (a broker in trouble).
         """
+        await self._flush()
         await anyio.sleep(within)
         unexpected = [m for i, m in self._unread() if where is None or where(m)]
         if unexpected:
@@ -137,6 +151,32 @@ class Inbox:
     def _deliver(self, message: Message) -> None:
         self.received.append(message)
         self._wakeup.set()
+
+    async def _flush(self) -> None:
+        """Send a marker to this inbox's queue and wait until it comes back: whatever the
+        broker had queued for the inbox before it has then been delivered."""
+        if self._send_marker is None:
+            return
+        token = uuid.uuid4().hex
+        arrived = self._markers[token] = anyio.Event()
+        try:
+            with anyio.move_on_after(_FLUSH_TIMEOUT):
+                await self._send_marker(token)
+                await arrived.wait()
+        finally:
+            del self._markers[token]
+        if not arrived.is_set():
+            raise TimeoutError(
+                f"expect_none() could not make sure the earlier messages on {self._describe()} "
+                f"had arrived: its marker message, sent to the listener's own queue, did not "
+                f"come back within {_FLUSH_TIMEOUT:g} s. The broker is overloaded or the "
+                "connection broke: see RabbitMQ's log."
+            )
+
+    def _marker_arrived(self, token: str) -> None:
+        event = self._markers.get(token)
+        if event is not None:
+            event.set()
 
     async def _wait(
         self, where: Callable[[Message], bool] | None, timeout: float
@@ -249,6 +289,8 @@ async def listen(
     :param exchange: the topic exchange to listen on; defaults to :func:`default_exchange`
         (the ``harness_exchange`` option). It is declared (topic, durable) if missing.
     """
+    import aio_pika
+
     keys = (routing_key,) if isinstance(routing_key, str) else tuple(routing_key)
     name = _exchange_name(exchange)
     if name == "":
@@ -260,6 +302,12 @@ async def listen(
         for key in keys:
             await queue.bind(target, routing_key=key)
         await queue.consume(_receiver(inbox), no_ack=True)
+
+        async def send_marker(token: str) -> None:
+            marker = aio_pika.Message(b"", headers={_MARKER_HEADER: token})
+            await channel.default_exchange.publish(marker, routing_key=queue.name)
+
+        inbox._send_marker = send_marker
         try:
             yield inbox
         except BaseException as exc:
@@ -279,6 +327,10 @@ _PERSISTENT = 2
 
 def _receiver(inbox: Inbox) -> Callable[[aio_pika.abc.AbstractIncomingMessage], Any]:
     async def receive(incoming: aio_pika.abc.AbstractIncomingMessage) -> None:
+        marker = (incoming.headers or {}).get(_MARKER_HEADER)
+        if marker is not None and incoming.exchange == "":
+            inbox._marker_arrived(str(marker))
+            return
         inbox._deliver(
             Message(
                 routing_key=incoming.routing_key or "",

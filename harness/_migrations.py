@@ -138,22 +138,32 @@ def _versions_hash(ini: Path) -> str:
     script.py.mako, the versions), names included. Read with configparser, without importing
     alembic, so an unchanged, already migrated template costs no alembic at all."""
     digest = hashlib.sha256(ini.read_bytes())
-    scripts = _script_location(ini)
-    for path in sorted(scripts.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path != ini:
-            digest.update(str(path.relative_to(scripts)).encode())
-            digest.update(path.read_bytes())
+    for folder in _script_folders(ini):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path != ini:
+                digest.update(str(path.relative_to(folder)).encode())
+                digest.update(path.read_bytes())
     return digest.hexdigest()[:10]
 
 
-def _script_location(ini: Path) -> Path:
+def _script_folders(ini: Path) -> list[Path]:
+    """The script location, then each ``version_locations`` folder outside it."""
     parser = configparser.ConfigParser(defaults={"here": str(ini.parent)})
     parser.read(ini, encoding="utf-8")
-    location = parser.get("alembic", "script_location", fallback="")
+    scripts = _folder(ini, parser.get("alembic", "script_location", fallback="")) or ini.parent
+    folders = [scripts]  # a package resource ("pkg:migrations") or unset: the ini's folder
+    for location in re.split(r"[\s,;:]+", parser.get("alembic", "version_locations", fallback="")):
+        found = _folder(ini, location)
+        if found is not None and not found.resolve().is_relative_to(scripts.resolve()):
+            folders.append(found)
+    return folders
+
+
+def _folder(ini: Path, location: str) -> Path | None:
     for candidate in (ini.parent / location, Path(location)):
         if location and ":" not in location and candidate.is_dir():
             return candidate
-    return ini.parent  # a package resource ("pkg:migrations") or unset: the ini's folder
+    return None
 
 
 def placeholder_urls(resources: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -142,8 +142,9 @@ def stop_process(
 ) -> bool:
     """Stop a recorded process and its process group; return whether it had been running.
 
-    Sends *sig* to the process (servers shut down cleanly on it), waits up to *timeout*, then
-    SIGKILLs whatever is left of its process group.
+    Sends *sig* to the process (servers shut down cleanly on it) and SIGCONT to its group (a
+    stopped process would leave *sig* pending), waits up to *timeout*, then SIGKILLs whatever is
+    left of its process group.
     """
     child = _children.pop(record.pid, None)
     proc = record.process()
@@ -153,6 +154,8 @@ def stop_process(
         return False
     with contextlib.suppress(psutil.NoSuchProcess):
         proc.send_signal(sig)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(record.pid, signal.SIGCONT)  # a stopped (SIGSTOP, hung) server acts on sig now
     stopped = _wait_gone(record, timeout)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(record.pid, signal.SIGKILL)  # leftovers of the group (postgres backends...)

@@ -1,6 +1,7 @@
 """Run records: which servers a run started, which pytest processes use them, and reaping.
 
-One JSON file per run (``<state_dir>/runs/<key>.json``) guarded by a file lock. Every pytest
+One JSON file per run (``<state_dir>/runs/<key>.json``) guarded by a lock (``<key>.lock``, there
+only while held). Every pytest
 process that uses the servers holds a *lease* (its PID and start time). The last lease to go stops
 the servers (unless they are reused). A run whose lease holders are all dead (SIGKILL, OOM, power
 cut) is an orphan: the next run stops its servers by recorded PID/container and removes its dirs.
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from filelock import FileLock, Timeout
 
+from ._exceptions import StateDirError
+from ._lock import RecordLock
 from ._process import ProcessRecord
 from .resources import Server
 
-__all__ = ["RunRecord", "RunState", "reap_orphans"]
+__all__ = ["RunRecord", "RunState", "reap_orphans", "state_dir_errors"]
 
 
 @dataclass
@@ -68,9 +69,10 @@ class RunRecord:
         self.key = key
         self.dir = state_dir / "runs"
         self.path = self.dir / f"{key}.json"
-        _private_dir(state_dir)
-        _private_dir(self.dir)
-        self.lock = FileLock(self.dir / f"{key}.lock", thread_local=False)
+        with state_dir_errors(state_dir):
+            _private_dir(state_dir)
+            _private_dir(self.dir)
+        self.lock = _Lock(self.dir / f"{key}.lock", state_dir)
 
     def load(self) -> RunState:
         try:
@@ -82,22 +84,61 @@ class RunRecord:
 
     def save(self, state: RunState) -> None:
         partial = self.path.with_suffix(f".{os.getpid()}.tmp")
-        # The record holds the servers' admin URLs, passwords included: owner-only.
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            json.dump(state.to_json(), file, indent=1)
-        partial.replace(self.path)
+        with state_dir_errors(self.dir.parent):
+            try:
+                # The record holds the servers' admin URLs, passwords included: owner-only.
+                descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                    json.dump(state.to_json(), file, indent=1)
+                partial.replace(self.path)
+            except BaseException:
+                partial.unlink(missing_ok=True)  # a full disk must not keep half a record
+                raise
 
     def remove(self) -> None:
-        """Forget the run. The lock file stays: a process may be waiting on it right now."""
+        """Forget the run (its lock file goes when the lock is released)."""
         self.path.unlink(missing_ok=True)
+
+
+class _Lock(RecordLock):
+    """A run record's lock: a lock file that cannot be created is a :class:`StateDirError`."""
+
+    def __init__(self, path: Path, state_dir: Path) -> None:
+        super().__init__(path)
+        self._state_dir = state_dir
+
+    def acquire(self, timeout: float) -> None:
+        with state_dir_errors(self._state_dir):
+            super().acquire(timeout)
+
+
+@contextmanager
+def state_dir_errors(state_dir: Path) -> Iterator[None]:
+    """Turn a failure to write under *state_dir* into an error that names it and the fix."""
+    try:
+        yield
+    except TimeoutError:
+        raise
+    except OSError as exc:
+        if isinstance(exc, StateDirError):
+            raise
+        reason = exc.strerror or str(exc)
+        error = StateDirError(
+            f"cannot write the harness state dir {state_dir} ({reason}): it holds the run "
+            "records that let the harness stop its servers, and the local servers' temp dirs. "
+            "Free space there or make it writable, or point harness_state_dir (ini) / "
+            "--harness-state-dir / HARNESS_STATE_DIR at a writable directory."
+        )
+        error.errno = exc.errno
+        raise error from exc
 
 
 def _private_dir(path: Path) -> None:
     """Create *path* (and parents) readable by its owner only; tighten it if it is ours."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if hasattr(os, "getuid") and path.stat().st_uid == os.getuid():
-        path.chmod(0o700)
+    status = path.stat()
+    if hasattr(os, "getuid") and status.st_uid == os.getuid() and status.st_mode & 0o077:
+        path.chmod(0o700)  # only when needed: reading records must work on a read-only disk
 
 
 def new_lease() -> tuple[str, float]:
@@ -113,7 +154,7 @@ def _pid(lease: str) -> int:
 def _try_lock(record: RunRecord) -> Iterator[bool]:
     try:
         record.lock.acquire(timeout=0)
-    except Timeout:
+    except TimeoutError:
         yield False
         return
     try:
@@ -165,12 +206,13 @@ def reap_orphans(
     return reaped
 
 
-def _remove_stale_locks(runs: Path, age: float = 600.0) -> None:
-    """Lock files of runs that ended more than *age* seconds ago (nobody can be waiting on them)."""
-    now = time.time()
-    for lock in runs.glob("*.lock") if runs.is_dir() else []:
+def _remove_stale_locks(runs: Path) -> None:
+    """Lock files a killed holder left (the kernel dropped its lock, the file stayed): taking
+    the lock and giving it back removes the file; one held right now is left alone."""
+    for path in runs.glob("*.lock") if runs.is_dir() else []:
+        lock = RecordLock(path)
         try:
-            if not lock.with_suffix(".json").exists() and now - lock.stat().st_mtime > age:
-                lock.unlink()
-        except FileNotFoundError:
-            pass
+            lock.acquire(timeout=0)
+        except TimeoutError:
+            continue
+        lock.release()

@@ -25,7 +25,7 @@ import anyio
 
 from ._config import HarnessConfig
 from ._env import read_env_file, resolve_env_map
-from ._exceptions import HarnessError, describe
+from ._exceptions import HarnessError, ServerDiedError, describe
 from ._infra import Infrastructure, reap, run_key
 from ._state import RunRecord
 from .backends import BACKENDS, choose
@@ -36,6 +36,8 @@ __all__ = ["UpOptions", "down", "environment", "format_dotenv", "format_shell", 
 SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 DOTENV_PLAIN = re.compile(r"[A-Za-z0-9_@%+=:,./?&#-]*\Z")
 LOCK_TIMEOUT = 30.0
+WATCH_INTERVAL = 0.5
+"""Seconds between two looks at whether the servers still run."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 PASSWORDS_NOTICE = (
@@ -152,7 +154,8 @@ async def _serve(
     out: TextIO,
     say: _Say,
 ) -> int | None:
-    """Start, publish the environment, sleep until cancelled; ``None`` means stopped by a signal."""
+    """Start, publish the environment, serve until cancelled (``None``: stopped by a signal) or
+    until a server dies (1: the others are stopped, whatever ``--reuse`` says)."""
     say(f"harness up: starting {', '.join(plan)}")
     try:
         await infra.start(options.resources, on_ready=lambda line: say(line.render()))
@@ -165,11 +168,27 @@ async def _serve(
         except OSError as exc:  # --env-file in a missing or read-only directory
             say(f"harness up: cannot write {options.env_file}: {exc.strerror}; stopping")
             return 1
-        await anyio.sleep_forever()
+        died = await _watch(infra)
+        say(f"harness up: {describe(died)}")
+        others = [name for name in infra.servers if infra.dead_server([name]) is None]
+        if others and config.reuse:
+            say(f"harness up: keeping {', '.join(others)} (--reuse; `harness down` stops them)")
+        elif others:
+            say(f"harness up: stopping {', '.join(others)}")
+        return 1
     finally:
         with anyio.CancelScope(shield=True):
             await infra.close()
-    return None  # pragma: no cover - sleep_forever only ends by cancellation
+
+
+async def _watch(infra: Infrastructure) -> ServerDiedError:
+    """Sleep until a server dies (then return why); a signal cancels it first. Looking costs a
+    process or container status every :data:`WATCH_INTERVAL` seconds, no client round trip."""
+    while True:
+        await anyio.sleep(WATCH_INTERVAL)
+        died = infra.dead_server()
+        if died is not None:
+            return died
 
 
 def _publish(
@@ -197,7 +216,7 @@ def down(config: HarnessConfig, *, force: bool = False) -> list[str]:
         record.lock.acquire(timeout=LOCK_TIMEOUT)
     except TimeoutError as exc:
         raise HarnessError(
-            f"waited {LOCK_TIMEOUT:.0f} s for {record.lock.lock_file}: a run is starting or stopping "
+            f"waited {LOCK_TIMEOUT:.0f} s for {record.lock.path}: a run is starting or stopping "
             "these servers right now. Try again when it has finished."
         ) from exc
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 import threading
 import types
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import nullcontext
 from typing import Any
 
@@ -159,10 +159,10 @@ async def harness_infra(
     config = request.config
     session = session_of(config)
     role = _role(config)
-    infra = Infrastructure(
-        session.config, worker=role.worker, xdist_run=role.xdist_run, session=session
-    )
     try:
+        infra = Infrastructure(
+            session.config, worker=role.worker, xdist_run=role.xdist_run, session=session
+        )
         needed: frozenset[str] = config.stash.get(NEEDED_KEY, NOTHING)
         lines = await infra.start(needed)
     except HarnessError as exc:
@@ -264,10 +264,39 @@ def _scrub_report(report: pytest.TestReport | pytest.CollectReport) -> None:
     report.sections = [(title, scrub(text)) for title, text in report.sections]
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    """A server that died since the last test fails this one at once, with its log."""
     infra = session_of(item.config).infra
     if infra is not None:
         infra.check_alive(infra.servers)
+    return (yield from _blaming_a_dead_server(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _blaming_a_dead_server(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _blaming_a_dead_server(item))
+
+
+def _blaming_a_dead_server(item: pytest.Item) -> Generator[None, object, object]:
+    """When a test phase fails and a server has died meanwhile, fail with ServerDiedError (the
+    server, its log) caused by the driver's error, instead of the driver's error alone.
+
+    Costs nothing while tests pass: the servers are looked at only after a failure.
+    """
+    try:
+        return (yield)
+    except Exception as exc:
+        infra = session_of(item.config).infra
+        died = infra.dead_server() if infra is not None else None
+        if died is None:
+            raise
+        raise died from exc
 
 
 @pytest.hookimpl(trylast=True)
@@ -306,8 +335,27 @@ class Controller:
         self.config = config
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """Reap the servers of runs that were killed (SIGKILL, OOM) before they could stop them."""
-        self.report([f"harness: reaped {what}" for what in reap(session_of(self.config).config)])
+        """Reap the servers of runs that were killed (SIGKILL, OOM) before they could stop them.
+        A state dir that cannot be written is reported, not fatal: a run that needs no server
+        goes on, one that does fails when it starts them, with the fix."""
+        self._reap()
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Under xdist, reap again once every worker is down: a worker that crashed after the
+        others had finished left the servers to nobody, and one whose start failed left its
+        error in the run record for the others. A finished run leaves nothing behind."""
+        if self.config.pluginmanager.has_plugin("dsession"):
+            # Into the summary's harness section (pytest_terminal_summary), not written twice.
+            self._reap(session_of(self.config).lines.extend)
+
+    def _reap(self, show: Callable[[list[str]], None] | None = None) -> None:
+        show = show or self.report
+        try:
+            reaped = reap(session_of(self.config).config)
+        except HarnessError as exc:
+            show([f"harness: could not reap killed runs: {exc}"])
+            return
+        show([f"harness: reaped {what}" for what in reaped])
 
     def report(self, lines: list[str]) -> None:
         """Show *lines* now, on the terminal, even while pytest captures the test's output."""

@@ -219,9 +219,7 @@ def _passwords(values: Mapping[str, str]) -> list[str]:
 # -- doctor ------------------------------------------------------------------------------------------
 @_no_docker
 def test_doctor_reports_each_resource_with_backend_versions_and_succeeds(tmp_path: Path) -> None:
-    started = time.monotonic()
     result = harness("doctor", tmp_path=tmp_path)
-    elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     for title in ("RabbitMQ", "PostgreSQL", "MongoDB", "Redis"):
@@ -235,7 +233,6 @@ def test_doctor_reports_each_resource_with_backend_versions_and_succeeds(tmp_pat
     assert re.search(r"^Go +(go version go\d|not found)", out, re.M), out
     assert f"State dir    {tmp_path / 'state'}  (0 run record(s), 0 orphaned)" in out
     assert "OK: all 4 resources this project uses can be provided." in out
-    assert elapsed < 5, f"doctor took {elapsed:.1f} s"  # typically ~1.3 s, mostly imports
 
 
 def test_doctor_with_binaries_missing_says_what_to_install_and_fails(tmp_path: Path) -> None:
@@ -394,12 +391,8 @@ def test_up_that_cannot_start_exits_1_and_leaves_nothing_running(tmp_path: Path)
     assert "harness up: could not start the servers:" in result.stderr
     assert "`alembic upgrade head` (to bad1) failed with ProgrammingError" in result.stderr
     assert result.stdout == ""
-    # Redis was started and stopped again: its record lists no server, its temp dir is gone.
-    runs = tmp_path / "state" / "runs"
-    assert [RunRecord(runs.parent, p.stem).load().servers for p in runs.glob("*.json")] in (
-        [],
-        [{}],
-    )
+    # Redis was started and stopped again: no record or lock file, no temp dir.
+    assert not list((tmp_path / "state" / "runs").iterdir())
     assert not list((tmp_path / "state" / "servers").glob("*"))
 
     unavailable = harness("up", "--backend", "external", "--resources", "redis", tmp_path=tmp_path)
@@ -436,11 +429,7 @@ def test_sigterm_while_starting_stops_what_was_started(tmp_path: Path) -> None:
         up.kill()
     assert "harness up: SIGTERM: stopping" in up.stderr
     assert up.stdout == ""  # never got to print an environment
-    runs = tmp_path / "state" / "runs"
-    assert [RunRecord(runs.parent, p.stem).load().servers for p in runs.glob("*.json")] in (
-        [],
-        [{}],
-    )
+    assert not list((tmp_path / "state" / "runs").iterdir()), "a record or lock file was left"
     assert not list((tmp_path / "state" / "servers").glob("*")), "temp dirs left behind"
     assert harness("reap", tmp_path=tmp_path).stdout == "harness reap: no orphaned runs\n"
 

@@ -228,7 +228,7 @@ def test_a_sigkilled_run_is_reaped_by_the_next(pytester: pytest.Pytester, tmp_pa
         f"orphans still running; second run said:\n{second.stdout}"
     )
     assert not any(Path(d).exists() for d in started["dirs"] if d)
-    assert not list((tmp_path / "state" / "runs").glob("*.json"))
+    assert not list((tmp_path / "state" / "runs").iterdir())  # no record, no lock file
 
 
 def test_a_run_that_starts_servers_reaps_orphans_first(
@@ -370,7 +370,7 @@ def test_interrupted_run_stops_its_servers(
     left = still_running(started["pids"])
     assert not left, f"servers left running after {signal.Signals(sig).name}: {left}\n{output}"
     assert not any(Path(d).exists() for d in started["dirs"] if d)
-    assert not list((tmp_path / "state" / "runs").glob("*.json"))
+    assert not list((tmp_path / "state" / "runs").iterdir())  # no record, no lock file
 
 
 def test_a_server_that_fails_to_start_stops_the_others_and_the_run(
@@ -392,7 +392,7 @@ def test_a_server_that_fails_to_start_stops_the_others_and_the_run(
     assert "RabbitMQ" in output and "did not answer within 1 s" in output
     assert "Hint:" in output
     assert "1 passed" not in output
-    assert not list((tmp_path / "state" / "runs").glob("*.json"))
+    assert not list((tmp_path / "state" / "runs").iterdir())  # no record, no lock file
     servers = tmp_path / "state" / "servers"
     assert not servers.exists() or not list(servers.iterdir())
 
