@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ import anyio
 from ._blocking import run_blocking
 from ._config import HarnessConfig
 from ._exceptions import HarnessError, ServerDiedError, ServerStartError
+from ._process import ExitWatch
 from ._readiness import log_tail, wait_ready
 from ._session import HarnessSession
 from ._state import RunRecord, RunState, new_lease, reap_orphans
@@ -32,6 +34,9 @@ from .resources import REGISTRY, LeakCounter, Server, address
 __all__ = ["Infrastructure", "StartLine", "reap", "run_key"]
 
 CLOSE_TIMEOUT = 15.0
+ASK_ALIVE_EVERY = 1.0
+"""Seconds between two liveness questions to a server whose process cannot be watched (a
+container): before each test, at most once per this interval."""
 logger = logging.getLogger("harness")
 
 
@@ -96,6 +101,11 @@ class Infrastructure:
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._leased = False
         self._lease, self._lease_ctime = new_lease()
+        self._watch = ExitWatch()
+        self._unwatched: list[str] = []
+        """Servers :attr:`_watch` cannot watch: asked at most every :data:`ASK_ALIVE_EVERY`."""
+        self._next_ask = 0.0
+        self._died = False
 
     # -- start ---------------------------------------------------------------------------------
     async def start(
@@ -132,7 +142,14 @@ class Infrastructure:
             with anyio.CancelScope(shield=True):
                 await self.close()
             raise
+        self._watch_servers()
         return lines
+
+    def _watch_servers(self) -> None:
+        for name, server in self.servers.items():
+            process = BACKENDS[server.backend].process(server)
+            if process is None or not self._watch.add(process):
+                self._unwatched.append(name)
 
     async def _ensure_servers(
         self,
@@ -253,6 +270,21 @@ class Infrastructure:
             self.record.save(state)
 
     # -- during the run --------------------------------------------------------------------------
+    def check_still_alive(self) -> None:
+        """Before each test: :meth:`check_alive` for every server, only when one may have died.
+
+        Free while they run: the processes of local servers are watched (one ``poll(2)`` for
+        all, no ``/proc`` reads); a server whose process cannot be watched (a container) is
+        asked at most once every :data:`ASK_ALIVE_EVERY` seconds.
+
+        :raises ServerDiedError: naming the server and what to do.
+        """
+        if self._died or self._watch.exited():
+            self.check_alive(self.servers)
+        elif self._unwatched and (now := time.monotonic()) >= self._next_ask:
+            self._next_ask = now + ASK_ALIVE_EVERY
+            self.check_alive(self._unwatched)
+
     def check_alive(self, names: Collection[str]) -> None:
         """Fail fast, with the server's log, when a server this session uses has died.
 
@@ -262,6 +294,7 @@ class Infrastructure:
             server = self.servers.get(name)
             if server is None or BACKENDS[server.backend].alive(server):
                 continue
+            self._died = True
             log = Path(server.workdir) / "server.log" if server.workdir else None
             error = ServerDiedError(
                 f"{REGISTRY[name].title} ({server.backend}, {address(server.url)}) stopped during the "
@@ -277,6 +310,7 @@ class Infrastructure:
     async def close(self) -> None:
         """Close clients, drop this process's namespaces, give back the lease; the last lease
         stops the servers (unless reused). Bounded and shielded: always finishes."""
+        self._watch.close()
         with anyio.CancelScope(shield=True):
             for close in reversed(self._closers):
                 with anyio.move_on_after(CLOSE_TIMEOUT):
@@ -301,6 +335,7 @@ class Infrastructure:
         """Give back the lease without the event loop: the last resort when :meth:`close` could
         not run (a Ctrl-C inside a test breaks anyio's runner, so async teardown never happens).
         Servers are stopped as usual; namespaces on external servers are left (logged)."""
+        self._watch.close()
         if not self._leased:
             return
         if self._namespaces:

@@ -17,13 +17,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-from filelock import FileLock, Timeout
-
 from ._process import ProcessRecord
 from .resources import Server
 
-__all__ = ["RunRecord", "RunState", "reap_orphans"]
+__all__ = ["RunRecord", "RunState", "has_runs", "reap_orphans"]
+
+
+def runs_dir(state_dir: Path) -> Path:
+    """Where the run records under *state_dir* live."""
+    return state_dir / "runs"
+
+
+def has_runs(state_dir: Path) -> bool:
+    """Whether any run is recorded under *state_dir* (cheap: the session start asks it before
+    loading what reaping needs)."""
+    runs = runs_dir(state_dir)
+    return runs.is_dir() and any(runs.iterdir())
 
 
 @dataclass
@@ -65,8 +74,10 @@ class RunRecord:
     """One run's state file and its lock."""
 
     def __init__(self, state_dir: Path, key: str) -> None:
+        from filelock import FileLock
+
         self.key = key
-        self.dir = state_dir / "runs"
+        self.dir = runs_dir(state_dir)
         self.path = self.dir / f"{key}.json"
         _private_dir(state_dir)
         _private_dir(self.dir)
@@ -102,6 +113,8 @@ def _private_dir(path: Path) -> None:
 
 def new_lease() -> tuple[str, float]:
     """A lease key (``<pid>:<token>``: one process may hold several) and the process start time."""
+    import psutil
+
     return f"{os.getpid()}:{os.urandom(3).hex()}", psutil.Process().create_time()
 
 
@@ -111,6 +124,8 @@ def _pid(lease: str) -> int:
 
 @contextmanager
 def _try_lock(record: RunRecord) -> Iterator[bool]:
+    from filelock import Timeout
+
     try:
         record.lock.acquire(timeout=0)
     except Timeout:
@@ -137,7 +152,7 @@ def reap_orphans(
     lease between runs by design: they are kept while they run, forgotten once they died.
     """
     reaped: list[str] = []
-    runs = state_dir / "runs"
+    runs = runs_dir(state_dir)
     for path in sorted(runs.glob("*.json")) if runs.is_dir() else []:
         record = RunRecord(state_dir, path.stem)
         if record.key == skip:
