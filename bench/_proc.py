@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -16,13 +17,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psutil
 
 from bench._timing import FILE_ENV
 
-__all__ = ["ROOT", "RssSampler", "Run", "clean_environ", "run_pytest"]
+__all__ = ["ROOT", "RssSampler", "Run", "bytecode_env", "clean_environ", "run_pytest"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_EVERY = 0.2
@@ -42,6 +43,25 @@ def clean_environ() -> dict[str, str]:
     }
 
 
+def bytecode_env(base: Mapping[str, str], cache: Path | None) -> dict[str, str]:
+    """*base* with Python's bytecode caching set one way, whatever the caller's environment says.
+
+    ``cache`` is a directory: compiled modules are written there and read back
+    (``PYTHONPYCACHEPREFIX``), as on a machine where nothing disables caching, once a first run
+    has filled it. ``None``: nothing is written (``PYTHONDONTWRITEBYTECODE=1``), so every module
+    without an installed ``.pyc`` (the project's own code, an editable install such as this
+    harness) is compiled afresh by every process, as on a machine or CI image that sets it.
+    """
+    env = {
+        k: v for k, v in base.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+    }
+    if cache is None:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        env["PYTHONPYCACHEPREFIX"] = str(cache)
+    return env
+
+
 @dataclass
 class Run:
     """One finished pytest process."""
@@ -54,6 +74,9 @@ class Run:
     rss: dict[str, int]
     """Peak RSS per process group (bytes; a group's processes summed at each sample)."""
     output: str
+    tree_cpu: float | None = None
+    """CPU seconds of the pytest process and the processes it waited for (xdist workers, what
+    they ran, servers it stopped as their parent)."""
     profile: str | None = None
     """The pyinstrument report of the steady state, when the run was profiled."""
 
@@ -62,6 +85,13 @@ class Run:
         """Seconds from spawning ``pytest`` to the first test's call."""
         first = self.timing.get("first_call")
         return None if first is None else first - self.spawned
+
+    @property
+    def startup_cpu(self) -> float | None:
+        """CPU seconds the pytest process spent until the first test's call (interpreter start,
+        imports, collection, the harness's work; not the servers', which are other processes)."""
+        cpu = self.timing.get("first_call_cpu")
+        return None if cpu is None else float(cpu)
 
     @property
     def tests(self) -> int:
@@ -171,6 +201,7 @@ def run_pytest(
     env: Mapping[str, str],
     timeout: float,
     watch: Sequence[int] = (),
+    pycache: Path | Literal["off", "inherit"] = "inherit",
 ) -> Run:
     """Run ``python -m pytest *args`` in *cwd* and wait at most *timeout* seconds.
 
@@ -178,6 +209,8 @@ def run_pytest(
     then SIGKILL after a grace period; it is reported as failed, never waited on forever.
 
     :param watch: PIDs of servers started elsewhere whose memory to sample during this run.
+    :param pycache: bytecode caching: ``"inherit"`` (as this process's environment has it), a
+        directory (cached there) or ``"off"`` (see :func:`bytecode_env`).
     """
     timing_file = cwd / f".timing-{time.monotonic_ns()}.json"
     full_env = {
@@ -186,7 +219,10 @@ def run_pytest(
         FILE_ENV: str(timing_file),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
+    if pycache != "inherit":
+        full_env = bytecode_env(full_env, pycache if isinstance(pycache, Path) else None)
     log_path = cwd / f".output-{time.monotonic_ns()}.log"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with log_path.open("wb") as log:
         spawned = time.time()
         proc = subprocess.Popen(
@@ -199,13 +235,15 @@ def run_pytest(
         with RssSampler(proc.pid, watch) as sampler:
             returncode = _bounded_wait(proc, timeout)
     seconds = time.time() - spawned
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tree_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     timing: dict[str, Any] = {}
     if timing_file.exists():
         timing = json.loads(timing_file.read_text(encoding="utf-8"))
         timing_file.unlink()
     output = log_path.read_text(encoding="utf-8", errors="replace")
     log_path.unlink()
-    return Run(seconds, returncode, spawned, timing, dict(sampler.peaks), output)
+    return Run(seconds, returncode, spawned, timing, dict(sampler.peaks), output, tree_cpu)
 
 
 def _bounded_wait(proc: subprocess.Popen[bytes], timeout: float) -> int:

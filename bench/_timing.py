@@ -5,7 +5,8 @@ Why in-process: the runner only sees the process start and exit, and both includ
 not per-test (interpreter start, collection, server start, server stop). Timestamps taken by pytest
 itself let the runner cut startup and teardown out exactly. ``time.time()`` is used because the
 runner compares them with its own clock across processes. The process's CPU time at the same
-moments shows what the test process itself spends, which other users' load on the machine
+moments (and at the first test's call: the CPU its startup took) shows what the test process
+itself spends, which other users' load on the machine
 disturbs far less than wall time (it leaves out waiting for the servers and for a core).
 
 With ``BENCH_PROFILE=<file>`` it also profiles the steady state with pyinstrument (from the end
@@ -29,6 +30,7 @@ PROFILE_ENV = "BENCH_PROFILE"
 _record: dict[str, Any] = {
     "configured": None,
     "first_call": None,
+    "first_call_cpu": None,
     "finished": [],
     "cpu": [],
     "passed": 0,
@@ -47,6 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_runtest_call(item: pytest.Item) -> None:
     if _record["first_call"] is None:
         _record["first_call"] = time.time()
+        _record["first_call_cpu"] = time.process_time()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

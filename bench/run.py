@@ -5,14 +5,18 @@ Sections (``--only`` picks some):
 * ``per-test``: the courier-location flow (seed a user and a courier row, POST a location, assert
   204, clean up) written the guide's portal way, the harness way and as a bare floor, each N tests
   in its own ``pytest`` process, repeated and interleaved; plus the leak check's cost.
+* ``imports``: ``import harness``, the plugin and the whole API, in fresh interpreters, with
+  bytecode caching off and on.
 * ``startup``: ``pytest`` start to first test for each resource alone and all four, cold and with
-  ``--harness-reuse`` warm.
-* ``scaling``: a suite with ``-n 0`` and ``-n 2``.
-* memory: peak RSS of the pytest process and of each server, sampled during the runs above.
+  ``--harness-reuse`` warm; and pytest with the plugin but no server against pytest without it.
+* ``scaling``: the services' suite and the whole repository suite with ``-n 0`` and ``-n 2``.
+* memory: peak RSS of the pytest processes and of each server, sampled during the runs above.
 
-Every figure is the median of ``--runs`` real runs (the machine is shared: one run proves little).
-Everything happens under one temp dir with its own ``HARNESS_STATE_DIR``s, so the benchmark never
-meets, reaps or reuses anybody else's servers. ``--quick`` is a smoke run with small N.
+Every figure is the median of ``--runs`` real runs (the machine is shared: one run proves little),
+wall time beside CPU time (which other users' load disturbs far less). The last table sets each
+goal against its figure. Everything happens under one temp dir with its own
+``HARNESS_STATE_DIR``s, so the benchmark never meets, reaps or reuses anybody else's servers.
+``--quick`` is a smoke run with small N.
 """
 
 from __future__ import annotations
@@ -24,13 +28,12 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +41,11 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._figures import NO_SERVER, PLAIN, Figures, PerTest, Scaling, Startup, variant_name
+from bench._goals import goals_table
+from bench._imports import ImportTime, time_imports
 from bench._proc import ROOT, Run, clean_environ, run_pytest
+from bench._report import mib, ms, ratio, say, sec, spread, table, times
 from bench._timing import PROFILE_ENV
 from bench._variants import (
     STARTUP_SETS,
@@ -49,67 +56,12 @@ from bench._variants import (
     write_variant,
 )
 
-SECTIONS = ("per-test", "startup", "scaling")
+SECTIONS = ("per-test", "imports", "startup", "scaling")
 SERVER_GROUPS = ("postgres", "rabbitmq", "mongo", "redis")
-GOALS = {
-    "harness/portal, session-scoped": 0.6,
-    "harness/portal, function-scoped": 0.8,
-    "harness/bare, session-scoped": 1.15,
-    "harness/bare, function-scoped": 1.15,
-}
-
-
-# -- output ----------------------------------------------------------------------------------------
-def say(message: str) -> None:
-    """Progress goes to stderr so stdout is the tables alone (``> results.txt`` keeps them)."""
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A Markdown table (pasted as-is into docs/performance.md)."""
-    cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-
-    def line(row: Sequence[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([f"### {title}", "", line(cells[0]), rule, *map(line, cells[1:]), ""])
-
-
-def ms(seconds: float | None) -> str:
-    return "n/a" if seconds is None else f"{seconds * 1000:.2f}"
-
-
-def sec(seconds: float | None) -> str:
-    return "n/a" if seconds is None else f"{seconds:.2f}"
-
-
-def mib(size: int | None) -> str:
-    return "n/a" if not size else f"{size / 2**20:.0f}"
-
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or not b else a / b
-
-
-def fmt_ratio(value: float | None, goal: float | None = None) -> str:
-    if value is None:
-        return "n/a"
-    verdict = "" if goal is None else (" (met)" if value <= goal else " (MISSED)")
-    return f"{value:.2f}x{verdict}"
-
-
-def median(values: Sequence[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
-def spread(values: Sequence[float | None], scale: float = 1000) -> str:
-    present = [v for v in values if v is not None]
-    if not present:
-        return "n/a"
-    return f"{min(present) * scale:.2f}-{max(present) * scale:.2f}"
+WAYS = ("portal", "bare", "harness")
+REPOSITORY_SUITE = ("--ignore", "tests/test_bench.py")
+"""The whole repository (its testpaths) but this benchmark's own smoke test, which would run a
+benchmark inside the benchmark."""
 
 
 # -- the servers every per-test variant joins --------------------------------------------------------
@@ -162,21 +114,6 @@ def shared_servers(state_dir: Path) -> Iterator[SharedRun]:
 
 
 # -- per-test cost ---------------------------------------------------------------------------------
-@dataclasses.dataclass
-class PerTest:
-    n: int
-    runs: dict[str, list[Run]]
-    leak_micro: list[list[Any]]
-
-    def per_test(self, name: str) -> float | None:
-        """Median wall seconds per test of *name*'s successful runs."""
-        return median([r.per_test for r in self.runs.get(name, []) if r.ok])
-
-    def cpu_per_test(self, name: str) -> float | None:
-        """Median CPU seconds per test of the pytest process (see ``Run.cpu_per_test``)."""
-        return median([r.cpu_per_test for r in self.runs.get(name, []) if r.ok])
-
-
 def run_per_test(args: argparse.Namespace, base: Path, shared: SharedRun) -> PerTest:
     variants = [v for v in VARIANTS if not args.profile or v.name in args.profile]
     dirs = {v.name: write_variant(v, args.tests, base / "per-test") for v in variants}
@@ -202,14 +139,15 @@ def run_per_test(args: argparse.Namespace, base: Path, shared: SharedRun) -> Per
                 say(f"profile session kept: pyinstrument --load {kept}.pyisession")
             status = "ok" if run.ok else f"FAILED\n{run.failure()}"
             say(
-                f"per-test {round_ + 1}/{args.runs} {variant.name}: {ms(run.per_test)} ms/test {status}"
+                f"per-test {round_ + 1}/{args.runs} {variant.name}: {ms(run.per_test)} ms/test, "
+                f"{ms(run.cpu_per_test)} ms CPU/test {status}"
             )
     return PerTest(args.tests, runs, leak_micro(args, shared))
 
 
 def leak_micro(args: argparse.Namespace, shared: SharedRun) -> list[list[Any]]:
-    """The colleague's in-process leak-check benchmark (``bench/leak_check_cost.py``), joined to
-    the shared servers: pytest-run differences are too noisy to resolve a fraction of a ms."""
+    """The in-process leak-check benchmark (``bench/leak_check_cost.py``), joined to the shared
+    servers: pytest-run differences are too noisy to resolve a fraction of a ms."""
     env = {
         **clean_environ(),
         "HARNESS_STATE_DIR": str(shared.state_dir),
@@ -242,35 +180,29 @@ VARIANT_LABELS = {
 
 
 def per_test_tables(result: PerTest) -> list[str]:
-    out = []
     rows = []
     for scope in ("session", "function"):
-        names = {way: f"{way.split('-')[0]}-{scope}" for way in VARIANT_LABELS}
-        names["harness-noleak"] += "-noleak"
-        portal, bare = result.per_test(names["portal"]), result.per_test(names["bare"])
-        portal_cpu, bare_cpu = (
-            result.cpu_per_test(names["portal"]),
-            result.cpu_per_test(names["bare"]),
-        )
+        portal, bare = variant_name("portal", scope), variant_name("bare", scope)
         for way, label in VARIANT_LABELS.items():
-            every = result.runs.get(names[way], [])
+            name = variant_name(way, scope)
+            every = result.runs.get(name, [])
             runs = [r for r in every if r.ok]
-            wall, cpu = result.per_test(names[way]), result.cpu_per_test(names[way])
+            wall, cpu = result.per_test(name), result.cpu_per_test(name)
             rows.append(
                 [
                     scope,
                     label,
                     ms(wall),
+                    ms(cpu),
                     spread([r.per_test for r in runs]),
                     f"{len(runs)}/{len(every)}",
-                    fmt_ratio(ratio(wall, portal)),
-                    fmt_ratio(ratio(wall, bare)),
-                    ms(cpu),
-                    fmt_ratio(ratio(cpu, portal_cpu)),
-                    fmt_ratio(ratio(cpu, bare_cpu)),
+                    times(ratio(wall, result.per_test(portal))),
+                    times(ratio(cpu, result.cpu_per_test(portal))),
+                    times(ratio(wall, result.per_test(bare))),
+                    times(ratio(cpu, result.cpu_per_test(bare))),
                 ]
             )
-    out.append(
+    out = [
         table(
             f"Per-test cost, courier-location flow, N={result.n} tests per run (median of runs; "
             "ms per test; CPU = the pytest process's own CPU time)",
@@ -278,26 +210,33 @@ def per_test_tables(result: PerTest) -> list[str]:
                 "client scope",
                 "variant",
                 "wall ms",
-                "range",
+                "CPU ms",
+                "wall range",
                 "runs ok",
                 "wall vs portal",
-                "wall vs bare",
-                "CPU ms",
                 "CPU vs portal",
+                "wall vs bare",
                 "CPU vs bare",
             ],
             rows,
         )
-    )
+    ]
     leak_rows = []
     for scope in ("session", "function"):
-        on, off = result.per_test(f"harness-{scope}"), result.per_test(f"harness-{scope}-noleak")
-        diff = None if on is None or off is None else on - off
-        leak_rows.append([f"pytest runs, {scope}-scoped client", ms(on), ms(off), ms(diff)])
+        on, off = variant_name("harness", scope), variant_name("harness-noleak", scope)
+        wall_on, wall_off = result.per_test(on), result.per_test(off)
+        cpu_on, cpu_off = result.cpu_per_test(on), result.cpu_per_test(off)
+        leak_rows.append(
+            [
+                f"pytest runs, {scope}-scoped client",
+                ms(None if wall_on is None or wall_off is None else wall_on - wall_off),
+                ms(None if cpu_on is None or cpu_off is None else cpu_on - cpu_off),
+            ]
+        )
     out.append(
         table(
-            "Leak check cost per test (ms): whole runs, on - off (noisy at this scale)",
-            ["measured by", "on", "off", "cost per test"],
+            "Leak check cost per test (ms): whole runs, leak check on - off (noisy at this scale)",
+            ["measured by", "wall", "CPU"],
             leak_rows,
         )
     )
@@ -309,7 +248,7 @@ def per_test_tables(result: PerTest) -> list[str]:
         ]
         out.append(
             table(
-                "Leak check in-process (bench/leak_check_cost.py; ms per test = 2 snapshots)",
+                "Leak check in-process (bench/leak_check_cost.py; ms per test = one count)",
                 ["stores", "what", "median", "p90"],
                 micro,
             )
@@ -317,57 +256,71 @@ def per_test_tables(result: PerTest) -> list[str]:
     return out
 
 
-def leak_per_test(result: PerTest) -> float | None:
-    """The leak check's per-test cost for a suite like the courier one (PostgreSQL only)."""
-    for state, label, med, _ in result.leak_micro:
-        if state.startswith("empty") and label == "leak check per test, postgres only":
-            return float(med) / 1000
-    return None
+# -- imports -----------------------------------------------------------------------------------------
+def import_tables(results: list[ImportTime]) -> list[str]:
+    rows = [
+        [
+            r.label,
+            "on" if r.cached else "off",
+            ms(r.wall_s),
+            ms(r.cpu_s),
+            spread(r.wall),
+        ]
+        for r in results
+    ]
+    return [
+        table(
+            "Import time, in a fresh interpreter (ms, median of runs)",
+            ["what", "bytecode cache", "wall ms", "CPU ms", "wall range"],
+            rows,
+        )
+    ]
 
 
 # -- startup -----------------------------------------------------------------------------------------
-@dataclasses.dataclass
-class Startup:
-    cold: dict[str, list[Run]]
-    warm: dict[str, list[Run]]
-    plain: list[Run]
-
-    def cold_s(self, label: str) -> float | None:
-        return median([r.startup for r in self.cold.get(label, []) if r.ok])
-
-    def warm_s(self, label: str) -> float | None:
-        return median([r.startup for r in self.warm.get(label, []) if r.ok])
-
-
 def run_startup(args: argparse.Namespace, base: Path) -> Startup:
     suite = write_startup_suite(base)
-    labels = args.startup_sets
+    labels = [label for label in args.startup_sets if label != "none"]
     cold: dict[str, list[Run]] = {label: [] for label in labels}
     warm: dict[str, list[Run]] = {label: [] for label in labels}
-    plain: list[Run] = []
+    floor: dict[tuple[str, bool], list[Run]] = {
+        (which, cached): [] for which in (PLAIN, NO_SERVER) for cached in (False, True)
+    }
+    pycache = base / "pycache"
 
     backend = [f"--harness-backend={args.backend}"] if args.backend else []
     backend += [f"--harness-images={image}" for image in args.image]
 
-    def one(state: Path, labels: Sequence[str], *extra: str) -> Run:
+    def one(state: Path, sets: Sequence[str], *extra: str, cached: bool | None = None) -> Run:
         if "no:harness" not in extra:
             extra = (*backend, *extra)
         run = run_pytest(
-            ["-q", "-p", "bench._timing", *extra, *map(startup_file, labels)],
+            ["-q", "-p", "bench._timing", *extra, *map(startup_file, sets)],
             cwd=suite,
             env={"HARNESS_STATE_DIR": str(state)},
             timeout=240,
+            pycache="inherit" if cached is None else (pycache if cached else "off"),
         )
         if not run.ok:
-            say(f"startup {', '.join(labels)} {' '.join(extra)} FAILED\n{run.failure()}")
+            say(f"startup {', '.join(sets)} {' '.join(extra)} FAILED\n{run.failure()}")
         return run
 
+    for cached in (False, True):  # the floor: nothing to start, so nothing to reap either
+        if cached:
+            one(base / "floor", ["none"], cached=True)  # fills the cache
+        for round_ in range(args.runs):
+            for which, extra in ((PLAIN, ("-p", "no:harness")), (NO_SERVER, ())):
+                run = one(base / f"floor-{round_}", ["none"], *extra, cached=cached)
+                floor[which, cached].append(run)
+                say(
+                    f"startup {which}, bytecode cache {'on' if cached else 'off'}: "
+                    f"{sec(run.startup)} s, {sec(run.startup_cpu)} s CPU"
+                )
     for round_ in range(args.runs):
         for label in labels:  # a fresh state dir each time: nothing to reattach to
             state = base / f"cold-{label.replace(' ', '_')}-{round_}"
             cold[label].append(one(state, [label]))
             say(f"startup cold {round_ + 1}/{args.runs} {label}: {sec(cold[label][-1].startup)} s")
-        plain.append(one(base / "plain", ["none"], "-p", "no:harness"))
     warm_state = base / "warm"
     one(warm_state, labels, "--harness-reuse")  # leaves every server up for the warm runs
     try:
@@ -379,7 +332,7 @@ def run_startup(args: argparse.Namespace, base: Path) -> Startup:
                 )
     finally:
         _down(suite, warm_state)
-    return Startup(cold, warm, plain)
+    return Startup(cold, warm, floor)
 
 
 def _down(rootdir: Path, state: Path) -> None:
@@ -392,168 +345,160 @@ def _down(rootdir: Path, state: Path) -> None:
 
 
 def startup_tables(result: Startup, backend: str) -> list[str]:
-    singles = [label for label in STARTUP_SETS if label not in ("all four", "none")]
+    singles = [label for label in result.cold if label != "all four"]
     rows = [
-        [label, sec(result.cold_s(label)), sec(result.warm_s(label))]
-        for label in [*singles, "all four"]
+        [
+            label,
+            sec(result.cold_s(label)),
+            sec(result.cold_s(label, cpu=True)),
+            sec(result.warm_s(label)),
+            sec(result.warm_s(label, cpu=True)),
+        ]
+        for label in result.cold
     ]
-    total = sum(result.cold_s(label) or 0 for label in singles)
-    warm_total = sum(result.warm_s(label) or 0 for label in singles)
-    rows.append(["sum of the four singles (a sequential start)", sec(total), sec(warm_total)])
     rows.append(
-        ["plugin loaded, no resource", sec(result.cold_s("none")), sec(result.warm_s("none"))]
+        [
+            "sum of the singles (a sequential start)",
+            sec(sum(result.cold_s(label) or 0 for label in singles)),
+            "",
+            sec(sum(result.warm_s(label) or 0 for label in singles)),
+            "",
+        ]
     )
-    plain = median([r.startup for r in result.plain if r.ok])
-    rows.append(["pytest without the plugin (-p no:harness)", sec(plain), sec(plain)])
+    floor_rows = [
+        [
+            which,
+            "on" if cached else "off",
+            sec(result.floor_s(which, cached)),
+            sec(result.floor_s(which, cached, cpu=True)),
+        ]
+        for cached in (False, True)
+        for which in (PLAIN, NO_SERVER)
+    ]
     return [
         table(
-            f"Startup: seconds from `pytest` start to the first test ({backend} backend, median)",
-            ["resources", "cold", "warm (--harness-reuse)"],
+            f"Startup: seconds from `pytest` start to the first test ({backend} backend, median; "
+            "CPU = the pytest process's own, servers not included)",
+            ["resources", "cold wall", "cold CPU", "warm wall (--harness-reuse)", "warm CPU"],
             rows,
-        )
+        ),
+        table(
+            "Startup with no server needed: one trivial test (s, median)",
+            ["run", "bytecode cache", "wall", "CPU"],
+            floor_rows,
+        ),
     ]
 
 
 # -- scaling -----------------------------------------------------------------------------------------
-def run_scaling(args: argparse.Namespace, base: Path) -> dict[int, list[Run]]:
-    runs: dict[int, list[Run]] = {0: [], 2: []}
-    for round_ in range(args.runs):
-        for workers in runs:
-            run = run_pytest(
-                [*args.suite, "-q", "-n", str(workers)],
-                cwd=ROOT,
-                env={"HARNESS_STATE_DIR": str(base / f"scaling-{workers}-{round_}")},
-                timeout=1200,
-            )
-            runs[workers].append(run)
-            status = "ok" if run.ok else f"FAILED\n{run.failure()}"
-            say(f"scaling {round_ + 1}/{args.runs} -n {workers}: {sec(run.seconds)} s {status}")
-    return runs
+def run_scaling(args: argparse.Namespace, base: Path) -> Scaling:
+    suites = {"services": list(args.suite), "repository": list(args.repo_suite)}
+    rounds = {"services": args.runs, "repository": args.repo_runs}
+    runs: dict[tuple[str, int], list[Run]] = {}
+    for label, suite in suites.items():
+        for round_ in range(rounds[label]):
+            for workers in (0, 2):
+                run = run_pytest(
+                    [*suite, "-q", "-p", "no:randomly", "-n", str(workers)],
+                    cwd=ROOT,
+                    env={"HARNESS_STATE_DIR": str(base / f"scaling-{label}-{workers}-{round_}")},
+                    timeout=1800,
+                )
+                runs.setdefault((label, workers), []).append(run)
+                status = "ok" if run.returncode == 0 else f"FAILED\n{run.failure()}"
+                say(
+                    f"scaling {label} {round_ + 1}/{rounds[label]} -n {workers}: "
+                    f"{sec(run.seconds)} s, {sec(run.tree_cpu)} s CPU {status}"
+                )
+    return Scaling(suites, runs)
 
 
-def scaling_tables(args: argparse.Namespace, runs: dict[int, list[Run]]) -> list[str]:
-    serial = median([r.seconds for r in runs[0]])
+def scaling_tables(result: Scaling) -> list[str]:
     rows = []
-    for workers, these in runs.items():
-        wall = median([r.seconds for r in these])
-        ok = sum(r.returncode == 0 for r in these)
-        rows.append(
-            [
-                f"-n {workers}",
-                sec(wall),
-                spread([r.seconds for r in these], scale=1),
-                f"{ok}/{len(these)}",
-                fmt_ratio(ratio(wall, serial)),
-                fmt_ratio(ratio(serial, wall)),
-            ]
-        )
+    for label, suite in result.suites.items():
+        serial, serial_cpu = result.wall(label, 0), result.cpu(label, 0)
+        for workers in (0, 2):
+            these = result.runs.get((label, workers), [])
+            wall, cpu = result.wall(label, workers), result.cpu(label, workers)
+            rows.append(
+                [
+                    f"{label} (`pytest {' '.join(suite) or '(testpaths)'}`)",
+                    f"-n {workers}",
+                    sec(wall),
+                    sec(cpu),
+                    spread([r.seconds for r in these], scale=1),
+                    f"{sum(r.returncode == 0 for r in these)}/{len(these)}",
+                    times(ratio(wall, serial)),
+                    times(ratio(cpu, serial_cpu)),
+                ]
+            )
     return [
         table(
-            f"Scaling: `pytest {' '.join(args.suite)}` wall time, servers started cold each run (s)",
-            ["workers", "wall", "range", "runs passed", "vs serial", "speed-up"],
+            "Scaling: suite wall time, servers started cold each run (s, median; CPU = pytest, "
+            "its workers and what they ran, servers they stopped included)",
+            [
+                "suite",
+                "workers",
+                "wall",
+                "CPU",
+                "wall range",
+                "runs passed",
+                "wall vs serial",
+                "CPU vs serial",
+            ],
             rows,
         )
     ]
 
 
 # -- memory ------------------------------------------------------------------------------------------
-def memory_table(
-    per_test: PerTest | None, startup: Startup | None, scaling: dict[int, list[Run]] | None
-) -> list[str]:
+def memory_columns(
+    per_test: PerTest | None, startup: Startup | None, scaling: Scaling | None
+) -> list[tuple[str, list[Run]]]:
     columns: list[tuple[str, list[Run]]] = []
     if per_test is not None:
-        shown = ("portal-session", "harness-session", "bare-session", "harness-function")
+        shown = [f"{way}-{scope}" for scope in ("session", "function") for way in WAYS]
         columns += [(f"{name} x{per_test.n}", per_test.runs.get(name, [])) for name in shown]
     if startup is not None:
         columns.append(("startup, all four cold", startup.cold.get("all four", [])))
     if scaling is not None:
-        columns += [(f"suite -n {w}", runs) for w, runs in scaling.items()]
+        columns += [(f"{s} -n {w}", runs) for (s, w), runs in scaling.runs.items()]
+    return columns
+
+
+def peak(runs: list[Run], group: str) -> int | None:
+    return max((r.rss.get(group, 0) for r in runs), default=0) or None
+
+
+def peak_total(runs: list[Run]) -> int | None:
+    """The largest sum over every group a run sampled (pytest, its workers and the servers)."""
+    return max((sum(r.rss.values()) for r in runs), default=0) or None
+
+
+def memory_table(columns: list[tuple[str, list[Run]]]) -> list[str]:
     if not columns:
         return []
     groups = ["pytest", "pytest workers", *SERVER_GROUPS]
-
-    def peak(runs: list[Run], group: str) -> int | None:
-        return max((r.rss.get(group, 0) for r in runs), default=0) or None
-
     rows = [[group, *[mib(peak(runs, group)) for _, runs in columns]] for group in groups]
+    rows.append(["total", *[mib(peak_total(runs)) for _, runs in columns]])
     return [
         table(
             "Peak RSS in MiB (sampled every 0.2 s; a server's processes summed, so PostgreSQL's "
-            "shared buffers count once per backend)",
+            "shared buffers count once per backend; total = the sum of the peaks)",
             ["process", *[name for name, _ in columns]],
             rows,
         )
     ]
 
 
-# -- goals -------------------------------------------------------------------------------------------
-def goals_table(
-    per_test: PerTest | None, startup: Startup | None, scaling: dict[int, list[Run]] | None
-) -> list[str]:
-    rows: list[list[str]] = []
-
-    def goal(name: str, value: float | None, target: float, shown: Callable[[float], str]) -> None:
-        verdict = "n/a" if value is None else ("met" if value <= target else "MISSED")
-        rows.append([name, "n/a" if value is None else shown(value), shown(target), verdict])
-
-    as_ratio: Callable[[float], str] = lambda v: f"{v:.2f}x"  # noqa: E731
-    if per_test is not None:
-        for scope in ("session", "function"):
-            harness = per_test.per_test(f"harness-{scope}")
-            goal(
-                f"harness/portal, {scope}-scoped",
-                ratio(harness, per_test.per_test(f"portal-{scope}")),
-                GOALS[f"harness/portal, {scope}-scoped"],
-                as_ratio,
-            )
-        for scope in ("session", "function"):
-            goal(
-                f"harness/bare, {scope}-scoped",
-                ratio(per_test.per_test(f"harness-{scope}"), per_test.per_test(f"bare-{scope}")),
-                GOALS[f"harness/bare, {scope}-scoped"],
-                as_ratio,
-            )
-        goal(
-            "leak check per test (in-process, PostgreSQL)",
-            leak_per_test(per_test),
-            0.001,
-            lambda v: f"{v * 1000:.2f} ms",
-        )
-    if startup is not None:
-        slowest = max(
-            (startup.cold_s(s) or 0 for s in ("postgres", "rabbitmq", "mongo", "redis")),
-            default=0,
-        )
-        goal(
-            "cold start, all four / slowest single",
-            ratio(startup.cold_s("all four"), slowest),
-            1.2,
-            as_ratio,
-        )
-        goal(
-            "warm start with reuse, all four",
-            startup.warm_s("all four"),
-            1.0,
-            lambda v: f"{v:.2f} s",
-        )
-    if scaling is not None:
-        goal(
-            "-n 2 wall / serial wall",
-            ratio(median([r.seconds for r in scaling[2]]), median([r.seconds for r in scaling[0]])),
-            0.65,
-            as_ratio,
-        )
-    return (
-        [table("Goals (issue 6)", ["goal", "measured", "target", "verdict"], rows)] if rows else []
-    )
-
-
 # -- main --------------------------------------------------------------------------------------------
-def machine() -> str:
+def machine(load_during: list[tuple[float, float, float]]) -> str:
+    worst = max((max(sample) for sample in load_during), default=0.0)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
         f"{platform.platform()}; Python {platform.python_version()}; {psutil.cpu_count()} CPUs; "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM; load average at the end {load}"
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM; load average at the end {load}, "
+        f"highest seen during the run {worst:.1f}"
     )
 
 
@@ -584,8 +529,23 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--suite",
         nargs="+",
         default=["services"],
-        help="what the scaling section runs (default: the three services' suites; the full "
-        "repository suite takes ~6 min per run on a 2-core machine)",
+        help="the services' suite of the scaling section (default: services)",
+    )
+    parser.add_argument(
+        "--repo-suite",
+        nargs="+",
+        default=list(REPOSITORY_SUITE),
+        help="pytest arguments of the whole-repository scaling figure (default: the testpaths "
+        "without tests/test_bench.py, which would run a benchmark inside the benchmark)",
+    )
+    parser.add_argument(
+        "--repo-runs",
+        type=int,
+        default=1,
+        help="runs of the whole repository suite per worker count (default 1: ~4 min each)",
+    )
+    parser.add_argument(
+        "--import-runs", type=int, default=10, help="fresh interpreters per import figure"
     )
     parser.add_argument(
         "--startup-sets",
@@ -620,8 +580,10 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--startup-sets: unknown {', '.join(sorted(unknown))}")
     args.tests = args.tests or (20 if args.quick else 300)
     args.runs = args.runs or (1 if args.quick else 3)
-    if args.tests < 2 or args.runs < 1:
-        parser.error("--tests needs at least 2 and --runs at least 1")
+    if args.quick:
+        args.import_runs = min(args.import_runs, 3)
+    if args.tests < 2 or args.runs < 1 or args.repo_runs < 1 or args.import_runs < 1:
+        parser.error("--tests needs at least 2, and each --*runs at least 1")
     args.only = args.only or list(SECTIONS)
     unknown = set(args.profile) - {v.name for v in VARIANTS}
     if unknown:
@@ -632,41 +594,68 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     started = time.monotonic()
-    per_test: PerTest | None = None
-    startup: Startup | None = None
-    scaling: dict[int, list[Run]] | None = None
-    with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
+    figures = Figures()
+    loads: list[tuple[float, float, float]] = []
+    with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp, _sampling_load(loads):
         base = Path(tmp)
         try:
             if "per-test" in args.only:
                 with shared_servers(base / "shared-state") as shared:
-                    per_test = run_per_test(args, base, shared)
+                    figures.per_test = run_per_test(args, base, shared)
+            if "imports" in args.only:
+                figures.imports = time_imports(args.import_runs, base / "pycache-imports")
             if "startup" in args.only:
-                startup = run_startup(args, base)
+                figures.startup = run_startup(args, base)
             if "scaling" in args.only:
-                scaling = run_scaling(args, base)
+                figures.scaling = run_scaling(args, base)
         finally:
             _reap_all(base)
     tables: list[str] = []
-    if per_test is not None:
-        tables += per_test_tables(per_test)
-    if startup is not None:
-        tables += startup_tables(startup, args.backend or "local")
-    if scaling is not None:
-        tables += scaling_tables(args, scaling)
-    tables += memory_table(per_test, startup, scaling)
-    tables += goals_table(per_test, startup, scaling)
-    print(f"Machine: {machine()}")
+    if figures.per_test is not None:
+        tables += per_test_tables(figures.per_test)
+    if figures.imports is not None:
+        tables += import_tables(figures.imports)
+    if figures.startup is not None:
+        tables += startup_tables(figures.startup, args.backend or "local")
+    if figures.scaling is not None:
+        tables += scaling_tables(figures.scaling)
+    columns = memory_columns(figures.per_test, figures.startup, figures.scaling)
+    tables += memory_table(columns)
+    tables += goals_table(figures)
+    print(f"Machine: {machine(loads)}")
     print(f"Code: {revision()}")
     print(f"Command: python bench/run.py {' '.join(sys.argv[1:] if argv is None else argv)}")
     print(f"Runs per figure: {args.runs}; total time {time.monotonic() - started:.0f} s\n")
     print("\n".join(tables))
+    per_test = figures.per_test
     profiled = [(name, per_test.runs[name]) for name in args.profile] if per_test else []
     for name, runs in profiled:
         for index, run in enumerate(runs):
             print(f"### Profile of {name}, run {index + 1} (pyinstrument, tests 2..N-1)\n")
             print(f"```\n{run.profile or 'no profile written'}\n```\n")
     return 0
+
+
+@contextlib.contextmanager
+def _sampling_load(samples: list[tuple[float, float, float]]) -> Iterator[None]:
+    """Record the load average every 10 s while the benchmark runs (printed with the tables:
+    wall-time figures mean little without it)."""
+    import threading
+
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(10):
+            samples.append(os.getloadavg())
+
+    samples.append(os.getloadavg())
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=15)
 
 
 def _reap_all(base: Path) -> None:

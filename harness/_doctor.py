@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ._config import HarnessConfig
 from ._exceptions import HarnessError
 from ._process import first_line
-from ._state import RunRecord
+from ._state import RunRecord, runs_dir
 from .backends import BACKENDS, choose, docker_status
 from .backends._docker import docker_info
 from .resources import REGISTRY, Resource, address, redact
@@ -151,7 +151,7 @@ def _go() -> Tool | None:
 def _runs(config: HarnessConfig) -> list[RunSummary]:
     """Every run record in the state dir; one whose lock is held is being started or stopped
     (its leases are not written yet): doctor does not wait for it."""
-    runs = config.state_dir / "runs"
+    runs = runs_dir(config.state_dir)
     summaries = []
     for path in sorted(runs.glob("*.json")) if runs.is_dir() else []:
         record = RunRecord(config.state_dir, path.stem)

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ from ._exceptions import (
     StateDirError,
     describe,
 )
+from ._process import ExitWatch
 from ._readiness import log_tail, wait_ready
 from ._redact import scrub_exception
 from ._session import HarnessSession
@@ -39,6 +41,9 @@ from .resources import REGISTRY, LeakCounter, Server, address
 __all__ = ["Infrastructure", "StartLine", "reap", "run_key"]
 
 CLOSE_TIMEOUT = 15.0
+ASK_ALIVE_EVERY = 1.0
+"""Seconds between two liveness questions to a server whose process cannot be watched (a
+container): before each test, at most once per this interval."""
 logger = logging.getLogger("harness")
 
 
@@ -103,6 +108,11 @@ class Infrastructure:
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._leased = False
         self._lease, self._lease_ctime = new_lease()
+        self._watch = ExitWatch()
+        self._unwatched: list[str] = []
+        """Servers :attr:`_watch` cannot watch: asked at most every :data:`ASK_ALIVE_EVERY`."""
+        self._next_ask = 0.0
+        self._died = False
 
     # -- start ---------------------------------------------------------------------------------
     async def start(
@@ -149,7 +159,14 @@ class Infrastructure:
             with anyio.CancelScope(shield=True):
                 await self.close()
             raise
+        self._watch_servers()
         return lines
+
+    def _watch_servers(self) -> None:
+        for name, server in self.servers.items():
+            process = BACKENDS[server.backend].process(server)
+            if process is None or not self._watch.add(process):
+                self._unwatched.append(name)
 
     async def _ensure_servers(
         self,
@@ -288,6 +305,21 @@ class Infrastructure:
             self.record.save(state)
 
     # -- during the run --------------------------------------------------------------------------
+    def check_still_alive(self) -> None:
+        """Before each test: :meth:`check_alive` for every server, only when one may have died.
+
+        Free while they run: the processes of local servers are watched (one ``poll(2)`` for
+        all, no ``/proc`` reads); a server whose process cannot be watched (a container) is
+        asked at most once every :data:`ASK_ALIVE_EVERY` seconds.
+
+        :raises ServerDiedError: naming the server and what to do.
+        """
+        if self._died or self._watch.exited():
+            self.check_alive(self.servers)
+        elif self._unwatched and (now := time.monotonic()) >= self._next_ask:
+            self._next_ask = now + ASK_ALIVE_EVERY
+            self.check_alive(self._unwatched)
+
     def check_alive(self, names: Collection[str]) -> None:
         """Fail fast, with the server's log, when a server this session uses has died.
 
@@ -297,6 +329,13 @@ class Infrastructure:
         if error is not None:
             raise error
 
+    def may_have_died(self, names: Collection[str]) -> ServerDiedError | None:
+        """:meth:`dead_server` for *names*, asked only when one may have died: free for
+        watched processes that still run."""
+        if self._died or self._watch.exited() or any(n in self._unwatched for n in names):
+            return self.dead_server(names)
+        return None
+
     def dead_server(self, names: Collection[str] | None = None) -> ServerDiedError | None:
         """The error for the first server of *names* (default: all) that is no longer running,
         or ``None``. Cheap: a process or container status, no client round trip."""
@@ -304,6 +343,7 @@ class Infrastructure:
             server = self.servers.get(name)
             if server is None or BACKENDS[server.backend].alive(server):
                 continue
+            self._died = True
             log = Path(server.workdir) / "server.log" if server.workdir else None
             error = ServerDiedError(
                 f"{REGISTRY[name].title} ({server.backend}, {address(server.url)}) stopped during the "
@@ -320,6 +360,7 @@ class Infrastructure:
     async def close(self) -> None:
         """Close clients, drop this process's namespaces, give back the lease; the last lease
         stops the servers (unless reused). Bounded and shielded: always finishes."""
+        self._watch.close()
         with anyio.CancelScope(shield=True):
             for close in reversed(self._closers):
                 with anyio.move_on_after(CLOSE_TIMEOUT):
@@ -344,6 +385,7 @@ class Infrastructure:
         """Give back the lease without the event loop: the last resort when :meth:`close` could
         not run (a Ctrl-C inside a test breaks anyio's runner, so async teardown never happens).
         Servers are stopped as usual; namespaces on external servers are left (logged)."""
+        self._watch.close()
         if not self._leased:
             return
         if self._namespaces:

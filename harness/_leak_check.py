@@ -8,8 +8,11 @@ opens; ``harness_leak_check`` (``fail``/``warn``/``off``) sets the mode for the 
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -17,8 +20,13 @@ import pytest
 from ._config import LEAK_MODES, LeakMode
 from ._exceptions import LeakError, LeakWarning
 from ._markers import marker_arg
+from ._session import current
 from ._stash import session_of
+from ._timeout import timeout_of, within
 from .resources import REGISTRY, LeakCounter
+
+if TYPE_CHECKING:
+    from anyio.abc import TestRunner
 
 __all__ = ["Counts", "leak_mode_of", "snapshot"]
 
@@ -42,7 +50,9 @@ def leak_mode_of(item: pytest.Item) -> LeakMode:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A bad ``harness_leak_check`` marker fails its test before any fixture (or server) starts,
-    whether or not the test uses a store."""
+    whether or not the test uses a store. Also tells the leak check which test runs (it asks
+    for no fixture, see :func:`_harness_leak_check`)."""
+    session_of(item.config).item = item
     leak_mode_of(item)
 
 
@@ -96,41 +106,79 @@ _LEAK_HINT = (
 )
 
 
-def _counters(request: pytest.FixtureRequest) -> Mapping[str, LeakCounter]:
-    infra = session_of(request.config).infra
-    return infra.leak_counters if infra is not None else {}
-
-
-def _a_server_died(request: pytest.FixtureRequest, names: Iterable[str]) -> bool:
-    """Nothing to count on a dead server (and its client could wait seconds to say so): the
-    test's own failure, or the next test's, says the server died."""
-    infra = session_of(request.config).infra
-    return infra is not None and infra.dead_server(list(names)) is not None
-
-
 @pytest.fixture(autouse=True)
-def _harness_leak_check(request: pytest.FixtureRequest) -> None:
-    """Run the leak check around every anyio test that has a store started."""
-    if "anyio_backend" not in request.fixturenames or not _counters(request):
-        return
-    if leak_mode_of(request.node) != "off":
-        request.getfixturevalue("_harness_leak_guard")
+def _harness_leak_check() -> Iterator[None]:
+    """Count what each store holds before and after every anyio test that has a store started;
+    fail (or warn) when a count grew.
 
+    The "after" count is taken once the test's function-scoped fixtures are torn down, so what
+    they leave counts too. It is also the next test's "before" when nothing ran in between, so a
+    test costs one count (one round trip per store, the stores concurrently), not two. Anything
+    that may write between two tests makes the next one count afresh: a fixture of a wider scope
+    set up or torn down (:func:`pytest_fixture_setup`, :func:`pytest_fixture_post_finalizer`),
+    or a test that was not checked (sync, or leak check off).
 
-@pytest.fixture
-async def _harness_leak_guard(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    counters = dict(_counters(request))
-    before = await snapshot(counters)
-    yield
-    if _a_server_died(request, counters):
+    It asks for no fixture, ``request`` included (pytest makes a new ``request`` fixture
+    definition each time, which costs more than the rest of the fixture): the test comes from
+    :func:`pytest_runtest_setup`.
+    """
+    session = current()
+    assert session is not None and isinstance(session.item, pytest.Function)
+    item = session.item
+    baseline, session.leak_baseline = session.leak_baseline, None
+    counters = session.infra.leak_counters if session.infra is not None else {}
+    backend = item.funcargs.get("anyio_backend")
+    if not counters or backend is None:
+        yield
         return
-    leaks = _leaks(before, await snapshot(counters))
-    if not leaks:
+    mode = leak_mode_of(item)
+    if mode == "off":
+        yield
         return
-    message = (
-        f"{request.node.name} left data behind:\n{await _describe(leaks, counters)}\n{_LEAK_HINT}"
-    )
-    if leak_mode_of(request.node) == "warn":
+    count = functools.partial(_count, dict(counters), timeout_of(item), item.name)
+    with _runner(backend) as runner:
+        before = baseline if baseline is not None else runner.run_fixture(count, {})
+        yield
+        if session.infra is not None and session.infra.may_have_died(list(counters)) is not None:
+            return  # nothing to count on a dead server: the test's failure, or the next's, says so
+        after: Counts = runner.run_fixture(count, {})
+        session.leak_baseline = after
+        leaks = _leaks(before, after)
+        if not leaks:
+            return
+        described = runner.run_fixture(_describe, {"leaks": leaks, "counters": counters})
+    message = f"{item.name} left data behind:\n{described}\n{_LEAK_HINT}"
+    if mode == "warn":
         warnings.warn(LeakWarning(message), stacklevel=1)
     else:
         raise LeakError(message)
+
+
+async def _count(counters: Mapping[str, LeakCounter], limit: float, test: str) -> Counts:
+    """One snapshot, bounded by the test's time limit (a stuck server fails, never hangs)."""
+    if not limit:
+        return await snapshot(counters)
+    return await within(limit, f"the leak check of {test}", snapshot(counters))
+
+
+def _runner(backend: object) -> AbstractContextManager[TestRunner]:
+    """anyio's test runner: the event loop the test and its async fixtures run on."""
+    from anyio.pytest_plugin import extract_backend_and_options, get_runner
+
+    return get_runner(*extract_backend_and_options(backend))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> None:
+    """A fixture of a wider scope may write between two tests: the next one counts afresh."""
+    if fixturedef.scope != "function":
+        session_of(request.config).leak_baseline = None
+
+
+def pytest_fixture_post_finalizer(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> None:
+    if fixturedef.scope != "function":
+        session_of(request.config).leak_baseline = None

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import port_for
-import psutil
+if TYPE_CHECKING:  # imported where used: a run that starts no server never loads them
+    import psutil
 
 __all__ = [
+    "ExitWatch",
     "ProcessRecord",
     "chown_to",
     "first_line",
@@ -49,15 +52,19 @@ class ProcessRecord:
 
     @classmethod
     def of(cls, pid: int) -> ProcessRecord:
+        import psutil
+
         return cls(pid, psutil.Process(pid).create_time())
 
     def process(self) -> psutil.Process | None:
         """The live process, or ``None`` when it is gone (or the PID now belongs to another).
 
         A zombie counts as gone: under xdist the worker that stops a server is often not its
-        parent, and may never see it reaped. The ``psutil.Process`` is kept between calls (the
-        harness asks before every test); ``is_running`` still tells a recycled PID apart.
+        parent, and may never see it reaped. The ``psutil.Process`` is kept between calls;
+        ``is_running`` still tells a recycled PID apart.
         """
+        import psutil
+
         try:
             proc = _known.get(self)
             if proc is None:
@@ -79,8 +86,48 @@ class ProcessRecord:
         return self.process() is not None
 
 
+class ExitWatch:
+    """Tells whether any of the watched processes has exited, with one ``poll(2)`` call for all
+    of them and no ``/proc`` reads: Linux process file descriptors (pidfds) become readable when
+    their process ends (a zombie counts as ended). Where there are none, :meth:`add` says so and
+    the caller checks those processes another way.
+    """
+
+    def __init__(self) -> None:
+        self._poll = select.poll() if hasattr(select, "poll") else None
+        self._fds: list[int] = []
+
+    def add(self, record: ProcessRecord) -> bool:
+        """Watch *record*'s process; ``False`` when it cannot be watched so (no pidfds on this
+        system, or the process is gone already)."""
+        if self._poll is None or not hasattr(os, "pidfd_open"):
+            return False
+        try:
+            fd = os.pidfd_open(record.pid)
+        except OSError:
+            return False
+        if record.process() is None:  # the PID belongs to another process now, or ended
+            os.close(fd)
+            return False
+        self._poll.register(fd, select.POLLIN)
+        self._fds.append(fd)
+        return True
+
+    def exited(self) -> bool:
+        """Whether a watched process has ended since it was added."""
+        return self._poll is not None and bool(self._fds) and bool(self._poll.poll(0))
+
+    def close(self) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds.clear()
+        self._poll = select.poll() if self._poll is not None else None
+
+
 def free_port() -> int:
     """A TCP port that nothing listens on right now, from the unassigned range."""
+    import port_for
+
     return port_for.select_random()
 
 
@@ -146,6 +193,8 @@ def stop_process(
     stopped process would leave *sig* pending), waits up to *timeout*, then SIGKILLs whatever is
     left of its process group.
     """
+    import psutil
+
     child = _children.pop(record.pid, None)
     proc = record.process()
     if proc is None:

@@ -208,7 +208,8 @@ class _Seeded(AbstractAsyncContextManager[Any]):
     async def _clean_one(self, entry: _Entered) -> BaseException | None:
         timeout = _first_set(self._cleanup_timeout, entry.seed.cleanup_timeout)
         stuck: BaseException | None = None
-        with anyio.CancelScope(shield=True), anyio.move_on_after(timeout):
+        # Shielded from the test's cancellation, bounded by its own deadline: one scope for both.
+        with anyio.CancelScope(deadline=anyio.current_time() + timeout, shield=True):
             try:
                 await entry.agen.__anext__()
             except StopAsyncIteration:

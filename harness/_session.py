@@ -36,6 +36,11 @@ class HarnessSession:
     """Per-session memo of the checks and seeds (a table's primary key, a count statement)."""
     lines: list[str] = field(default_factory=list)
     """The startup lines the terminal shows."""
+    item: Any = None
+    """The test being set up, run or torn down (a ``pytest.Item``)."""
+    leak_baseline: dict[tuple[str, str], int] | None = None
+    """The leak check's last count, while it still tells what the stores hold (see
+    :mod:`harness._leak_check`)."""
 
 
 _current: ContextVar[HarnessSession | None] = ContextVar("harness_session", default=None)

@@ -17,14 +17,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from ._exceptions import StateDirError
 from ._lock import RecordLock
 from ._process import ProcessRecord
 from .resources import Server
 
-__all__ = ["RunRecord", "RunState", "reap_orphans", "state_dir_errors"]
+__all__ = ["RunRecord", "RunState", "has_runs", "reap_orphans", "state_dir_errors"]
+
+
+def runs_dir(state_dir: Path) -> Path:
+    """Where the run records under *state_dir* live."""
+    return state_dir / "runs"
+
+
+def has_runs(state_dir: Path) -> bool:
+    """Whether any run is recorded under *state_dir* (cheap: the session start asks it before
+    loading what reaping needs)."""
+    try:
+        return any(runs_dir(state_dir).iterdir())
+    except FileNotFoundError:
+        return False
+    except OSError:  # unreadable: reaping says what is wrong with it
+        return True
 
 
 @dataclass
@@ -67,7 +81,7 @@ class RunRecord:
 
     def __init__(self, state_dir: Path, key: str) -> None:
         self.key = key
-        self.dir = state_dir / "runs"
+        self.dir = runs_dir(state_dir)
         self.path = self.dir / f"{key}.json"
         with state_dir_errors(state_dir):
             _private_dir(state_dir)
@@ -143,6 +157,8 @@ def _private_dir(path: Path) -> None:
 
 def new_lease() -> tuple[str, float]:
     """A lease key (``<pid>:<token>``: one process may hold several) and the process start time."""
+    import psutil
+
     return f"{os.getpid()}:{os.urandom(3).hex()}", psutil.Process().create_time()
 
 
@@ -180,7 +196,7 @@ def reap_orphans(
     lease between runs by design: they are kept while they run, forgotten once they died.
     """
     reaped: list[str] = []
-    runs = state_dir / "runs"
+    runs = runs_dir(state_dir)
     for path in sorted(runs.glob("*.json")) if runs.is_dir() else []:
         record = RunRecord(state_dir, path.stem)
         if record.key == skip:

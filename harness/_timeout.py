@@ -19,13 +19,23 @@ from ._exceptions import TimeLimitExceededError
 from ._markers import marker_arg
 from ._stash import session_of
 
-__all__ = ["timeout_of"]
+__all__ = ["timeout_of", "within"]
 
 T = TypeVar("T")
 
 
+_LIMIT = pytest.StashKey[float]()
+
+
 def timeout_of(item: pytest.Item) -> float:
-    """The time limit of *item*: its marker's, else the run's."""
+    """The time limit of *item*: its marker's, else the run's (looked up once per test)."""
+    limit = item.stash.get(_LIMIT, None)
+    if limit is None:
+        limit = item.stash[_LIMIT] = _limit_of(item)
+    return limit
+
+
+def _limit_of(item: pytest.Item) -> float:
     value = marker_arg(item, "harness_timeout")
     if value is None:
         return session_of(item.config).config.timeout
@@ -58,7 +68,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
 
     @functools.wraps(original)
     async def limited(**kwargs: Any) -> None:
-        await _within(limit, pyfuncitem.name, original(**kwargs))
+        await within(limit, pyfuncitem.name, original(**kwargs))
 
     pyfuncitem.obj = limited
     try:
@@ -75,10 +85,9 @@ def pytest_fixture_setup(
     by the test's limit, so a hung fixture fails instead of hanging the run. Runs before
     anyio's own hook, which then runs the wrapper on the test's event loop."""
     func = fixturedef.func
-    is_async = inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
     if not (
-        is_async
-        and fixturedef.scope == "function"
+        fixturedef.scope == "function"
+        and (inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func))
         and request.instance is None  # methods are bound by pytest and anyio: leave them be
         and "anyio_backend" in request.fixturenames
         and (limit := timeout_of(request.node))
@@ -97,16 +106,16 @@ def _limited_fixture(func: Callable[..., Any], limit: float, what: str) -> Calla
 
         @functools.wraps(func)
         async def limited(**kwargs: Any) -> Any:
-            return await _within(limit, f"{what} (setup)", func(**kwargs))
+            return await within(limit, f"{what} (setup)", func(**kwargs))
 
         return limited
 
     @functools.wraps(func)
     async def limited_generator(**kwargs: Any) -> AsyncIterator[Any]:
         steps = func(**kwargs)
-        yield await _within(limit, f"{what} (setup)", steps.__anext__())
+        yield await within(limit, f"{what} (setup)", steps.__anext__())
         try:
-            await _within(limit, f"{what} (teardown)", steps.__anext__())
+            await within(limit, f"{what} (teardown)", steps.__anext__())
         except StopAsyncIteration:
             return
         raise RuntimeError(f"{what} yielded more than once; a fixture must `yield` exactly once.")
@@ -121,7 +130,7 @@ _TIMEOUT_HINT = (
 )
 
 
-async def _within(limit: float, what: str, step: Awaitable[T]) -> T:
+async def within(limit: float, what: str, step: Awaitable[T]) -> T:
     """Await *step* with a deadline; past it, cancel it and fail saying the limit and the fix."""
     with anyio.CancelScope(deadline=anyio.current_time() + limit) as scope:
         try:

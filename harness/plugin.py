@@ -13,21 +13,23 @@ import threading
 import types
 from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from . import _leak_check, _timeout
 from ._config import OPTIONS
 from ._env import apply_env, load_env_file, resolve_env_map
 from ._exceptions import EnvFileError, HarnessError, describe
-from ._infra import Infrastructure, reap
 from ._markers import MARKERS
 from ._redact import scrub, scrub_exception, scrub_object
 from ._session import HarnessSession, set_current
 from ._stash import SESSION_KEY, session_of
+from ._state import has_runs
 from .resources import REGISTRY, Resource
 
-pytest_plugins = ["harness._timeout", "harness._leak_check"]
+if TYPE_CHECKING:  # imported when a test first needs a server: a run that needs none is lighter
+    from ._infra import Infrastructure
 
 NEEDED_KEY = pytest.StashKey[frozenset[str]]()
 NOTHING: frozenset[str] = frozenset()
@@ -86,7 +88,12 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"harness: {exc}") from None
     role = Worker(config) if hasattr(config, "workerinput") else Controller(config)
     config.pluginmanager.register(role, "harness-role")
-    config.pluginmanager.register(_resource_fixtures(), "harness-resource-fixtures")
+    config.pluginmanager.register(_resource_fixtures(config), "harness-resource-fixtures")
+    # Registered rather than listed in pytest_plugins, which would make pytest rewrite their
+    # asserts (they have none) by compiling them afresh on every start.
+    for module in (_timeout, _leak_check):
+        if not config.pluginmanager.is_registered(module):
+            config.pluginmanager.register(module, module.__name__)
     _stop_on_sigterm()
 
 
@@ -151,24 +158,26 @@ def _always(config: pytest.Config) -> list[str]:
 
 
 # -- fixtures ------------------------------------------------------------------------------------
+# They ask for ``pytestconfig`` or each other rather than ``request`` where they can: pytest makes
+# a new ``request`` fixture definition each time one is resolved, for every test whose closure
+# holds the fixture (even a cached session-scoped one), which costs more than the rest of them.
 @pytest.fixture(scope="session")
 async def harness_infra(
-    request: pytest.FixtureRequest, anyio_backend: str
+    pytestconfig: pytest.Config, anyio_backend: str
 ) -> AsyncIterator[Infrastructure]:
     """The session's servers, namespaces and clients; started once, when a test first needs them."""
-    config = request.config
-    session = session_of(config)
-    role = _role(config)
+    from ._infra import Infrastructure
+
+    session = session_of(pytestconfig)
+    role = _role(pytestconfig)
     try:
         infra = Infrastructure(
             session.config, worker=role.worker, xdist_run=role.xdist_run, session=session
         )
-        needed: frozenset[str] = config.stash.get(NEEDED_KEY, NOTHING)
+        needed: frozenset[str] = pytestconfig.stash.get(NEEDED_KEY, NOTHING)
         lines = await infra.start(needed)
     except HarnessError as exc:
-        role.start_failed(
-            request, f"harness could not start the test infrastructure:\n{describe(exc)}"
-        )
+        role.start_failed(f"harness could not start the test infrastructure:\n{describe(exc)}")
         raise
     session.infra = infra
     role.report([line.render() for line in lines])
@@ -180,16 +189,13 @@ async def harness_infra(
 
 
 @pytest.fixture(scope="session")
-def configure_test_env(
-    request: pytest.FixtureRequest, harness_infra: Infrastructure
-) -> dict[str, str]:
+def configure_test_env(harness_infra: Infrastructure) -> dict[str, str]:
     """Inject every mapped live URL into the environment (the guide's fixture); returns them."""
-    values = resolve_env_map(session_of(request.config).config.env_map, harness_infra.urls)
+    values = resolve_env_map(harness_infra.config.env_map, harness_infra.urls)
     apply_env(values)
     return values
 
 
-@pytest.fixture(scope="session", autouse=True)
 def _harness_always_started(request: pytest.FixtureRequest) -> None:
     """Start what ``harness_resources`` lists (and set their variables) before any test."""
     for name in _always(request.config):
@@ -201,26 +207,39 @@ def _anyio_backend() -> str:
     return "asyncio"
 
 
-def _resource_fixtures() -> types.ModuleType:
+def _resource_fixtures(config: pytest.Config) -> types.ModuleType:
     """Fixtures registered after every entry-point plugin, so they win over same-named ones:
     ``anyio_backend`` (anyio's own is module-scoped and parametrised over every installed
     backend) and ``<name>_url`` / ``<name>`` for every registered resource (a resource
-    registered in a root conftest gets its fixtures too)."""
+    registered in a root conftest gets its fixtures too); and, when ``harness_resources`` names
+    some, the autouse fixture that starts them."""
     module = types.ModuleType("harness._fixtures")
     module.anyio_backend = pytest.fixture(scope="session", name="anyio_backend")(_anyio_backend)  # type: ignore[attr-defined]
     for resource in REGISTRY.values():
         setattr(module, f"{resource.name}_url", _url_fixture(resource))
         setattr(module, f"{resource.name}_client", _client_fixture(resource))
+    if _always(config):
+        module._harness_always_started = pytest.fixture(scope="session", autouse=True)(  # type: ignore[attr-defined]
+            _harness_always_started
+        )
     return module
+
+
+def _mapped_url(resource: Resource, infra: Infrastructure) -> str:
+    """*resource*'s namespace URL, its mapped variables set."""
+    mine = {
+        var: src
+        for var, src in infra.config.env_map.items()
+        if src.partition(".")[0] == resource.name
+    }
+    apply_env(resolve_env_map(mine, infra.urls))
+    return infra.urls[resource.name]
 
 
 def _url_fixture(resource: Resource) -> Any:
     @pytest.fixture(scope="session", name=f"{resource.name}_url")
-    def url(request: pytest.FixtureRequest, harness_infra: Infrastructure) -> str:
-        mapping = session_of(request.config).config.env_map
-        mine = {var: src for var, src in mapping.items() if src.partition(".")[0] == resource.name}
-        apply_env(resolve_env_map(mine, harness_infra.urls))
-        return harness_infra.urls[resource.name]
+    def url(harness_infra: Infrastructure) -> str:
+        return _mapped_url(resource, harness_infra)
 
     url.__doc__ = f"URL of this session's {resource.title} namespace; injects its mapped variables."
     return url
@@ -228,8 +247,8 @@ def _url_fixture(resource: Resource) -> Any:
 
 def _client_fixture(resource: Resource) -> Any:
     @pytest.fixture(scope="session", name=resource.name)
-    def client(request: pytest.FixtureRequest) -> Any:
-        request.getfixturevalue(f"{resource.name}_url")
+    def client(harness_infra: Infrastructure) -> Any:
+        _mapped_url(resource, harness_infra)
         return resource.client()
 
     client.__doc__ = f"The harness's own {resource.title} client for this session."
@@ -269,7 +288,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
     """A server that died since the last test fails this one at once, with its log."""
     infra = session_of(item.config).infra
     if infra is not None:
-        infra.check_alive(infra.servers)
+        infra.check_still_alive()
     return (yield from _blaming_a_dead_server(item))
 
 
@@ -350,8 +369,13 @@ class Controller:
 
     def _reap(self, show: Callable[[list[str]], None] | None = None) -> None:
         show = show or self.report
+        config = session_of(self.config).config
+        if not has_runs(config.state_dir):  # nothing to reap: skip loading the machinery
+            return
+        from ._infra import reap
+
         try:
-            reaped = reap(session_of(self.config).config)
+            reaped = reap(config)
         except HarnessError as exc:
             show([f"harness: could not reap killed runs: {exc}"])
             return
@@ -370,7 +394,7 @@ class Controller:
             for line in lines:
                 reporter.write_line(line)
 
-    def start_failed(self, request: pytest.FixtureRequest, message: str) -> None:
+    def start_failed(self, message: str) -> None:
         pytest.exit(message, returncode=3)
 
     @pytest.hookimpl(optionalhook=True)
@@ -402,10 +426,13 @@ class Worker:
     def report(self, lines: list[str]) -> None:
         session_of(self.config).lines.extend(lines)
 
-    def start_failed(self, request: pytest.FixtureRequest, message: str) -> None:
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+
+    def start_failed(self, message: str) -> None:
         # A worker that exits is reported as a crash without the message: fail the test with
         # it instead, and stop this worker after it.
-        request.session.shouldfail = message
+        self.session.shouldfail = message
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.config.workeroutput["harness_lines"] = session_of(self.config).lines  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@ deliberately leaking test in each store, names what was left, and is silent on c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -140,4 +141,82 @@ def test_a_bad_mode_is_refused_at_startup(pytester: pytest.Pytester, inner_pytes
     assert result.stderr.lines[0] == (
         "ERROR: harness: harness_leak_check (from -o harness_leak_check=... on the command line) "
         "is 'loud'; use one of fail, warn, off."
+    )
+
+
+ORDERED_FIRST = """
+import pytest
+from harness import postgres
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+async def module_rows(leak_table):
+    await postgres().execute(f"INSERT INTO {leak_table} (note) VALUES ('module'), ('module')")
+    yield
+    await postgres().execute(f"DELETE FROM {leak_table} WHERE note = 'module'")
+
+
+@pytest.fixture
+async def leaky_fixture(leak_table):
+    await postgres().execute(f"INSERT INTO {leak_table} (note) VALUES ('fixture')")
+    yield
+
+
+async def test_1_clean(leak_table):
+    pass
+
+
+async def test_2_after_a_module_fixture_wrote(module_rows):
+    pass
+
+
+async def test_3_with_a_leaking_fixture(module_rows, leaky_fixture):
+    pass
+
+
+async def test_4_after_a_leak(leak_table):
+    pass
+"""
+
+ORDERED_SECOND = """
+import pytest
+from harness import postgres
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_5_after_the_module_fixture_deleted(leak_table):
+    pass
+
+
+async def test_6_leaks_into_a_table_it_created(leak_table):
+    await postgres().execute("CREATE TABLE public.created_here (id int)")
+    await postgres().execute("INSERT INTO public.created_here VALUES (1)")
+
+
+async def test_7_clean_again(leak_table):
+    pass
+"""
+
+
+def test_counts_once_per_test_yet_only_blames_the_test_that_leaked(
+    pytester: pytest.Pytester, inner_pytest: InnerRun
+) -> None:
+    """A test's "after" count is the next one's "before": what wider fixtures write or delete
+    between two tests is no leak, a function-scoped fixture's leak is, and so are rows in a
+    table the test created."""
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_a_first=ORDERED_FIRST, test_b_second=ORDERED_SECOND)
+    result = inner_pytest("-p", "no:randomly", "-rA")
+    result.assert_outcomes(passed=7, errors=2)
+    out = result.stdout.str()
+    errors = sorted(set(re.findall(r"ERROR at teardown of (test_\w+)", out)))
+    assert errors == ["test_3_with_a_leaking_fixture", "test_6_leaks_into_a_table_it_created"]
+    result.stdout.fnmatch_lines(
+        ["*  postgres table public.leak_demo: 1 row left (2 before, 3 after)*"]
+    )
+    result.stdout.fnmatch_lines(
+        ["*  postgres table public.created_here: 1 row left (0 before, 1 after)*"]
     )

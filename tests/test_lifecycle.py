@@ -144,6 +144,24 @@ def test_only_the_resources_the_selected_tests_need_start(
     assert [line.split()[1] for line in started] == ["redis"], started
 
 
+def test_harness_resources_starts_them_for_every_test_with_their_variables(
+    inner_pytest, pytester: pytest.Pytester
+) -> None:
+    pytester.makeini("[pytest]\nharness_resources = redis\nharness_env_map = MY-REDIS=redis\n")
+    pytester.makepyfile(
+        test_no_fixture="""
+        import os
+
+        def test_asks_for_nothing():
+            assert os.environ["MY-REDIS"].startswith("redis://")
+        """
+    )
+    result = inner_pytest("-q", "-s")
+    result.assert_outcomes(passed=1)
+    started = [line for line in result.outlines if line.startswith("harness: ")]
+    assert [line.split()[1] for line in started] == ["redis"], started
+
+
 def test_no_server_starts_when_no_test_needs_one(inner_pytest, pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
     result = inner_pytest("-q", join=False, env={"HARNESS_STATE_DIR": str(pytester.path / "state")})

@@ -29,6 +29,8 @@ ARCHITECTURE_NAMES = {
 
 
 def test_all_is_exactly_the_public_namespace() -> None:
+    for name in harness.__all__:  # the names are loaded on first use: load them all
+        getattr(harness, name)
     public = {
         name
         for name, value in vars(harness).items()
@@ -37,6 +39,15 @@ def test_all_is_exactly_the_public_namespace() -> None:
         and name != "annotations"
     }
     assert set(harness.__all__) == public
+
+
+def test_every_name_loaded_on_first_use_is_exported_and_typed() -> None:
+    lazy: dict[str, str] = vars(harness)["_LAZY"]
+    assert set(lazy) <= set(harness.__all__)
+    source = Path(harness.__file__).read_text(encoding="utf-8")
+    checking = source.partition("if _typing.TYPE_CHECKING:")[2].partition("\n\n")[0]
+    for name, module in lazy.items():  # mypy sees the same name where it is loaded from
+        assert f"from {module} import" in checking and name in checking, name
 
 
 def test_the_names_the_architecture_fixes_are_exported() -> None:

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from .._config import HarnessConfig
+from .._process import ProcessRecord
 from ..resources import CommandRunner, Resource, Server
 
 __all__ = ["Backend", "OnRecord"]
@@ -37,6 +38,11 @@ class Backend(ABC):
 
     def commands(self, server: Server) -> CommandRunner | None:
         """How to run a command where *server* runs; ``None`` where the harness cannot."""
+        return None
+
+    def process(self, server: Server) -> ProcessRecord | None:
+        """The process of this machine whose end means *server* stopped, when there is one (a
+        local server): the harness then watches it for free instead of asking :meth:`alive`."""
         return None
 
     def attach(self, server: Server) -> Backend:

@@ -15,7 +15,7 @@ import anyio
 
 from .._config import HarnessConfig
 from .._exceptions import BackendUnavailableError, ServerStartError
-from .._process import chown_to, free_port, server_user, spawn, stop_process
+from .._process import ProcessRecord, chown_to, free_port, server_user, spawn, stop_process
 from .._readiness import log_tail, wait_ready
 from .._redact import remember
 from ..resources import CommandRunner, Resource, Server
@@ -120,6 +120,9 @@ class LocalBackend(Backend):
 
     def alive(self, server: Server) -> bool:
         return bool(server.processes) and server.processes[0].alive()
+
+    def process(self, server: Server) -> ProcessRecord | None:
+        return server.processes[0] if server.processes else None
 
     def commands(self, server: Server) -> CommandRunner | None:
         """Commands run beside the server: in its dir, with its variables, as its user."""

@@ -145,7 +145,13 @@ class MongoResource(Resource):
 
 
 class DocumentCounter(LeakCounter):
-    """Documents per collection (``system.*`` excluded), the collections counted concurrently."""
+    """Documents per collection (``system.*`` excluded): the list of collections, then each
+    collection's count from its storage statistics (``$collStats``), concurrently.
+
+    Not ``estimated_document_count``: on FerretDB (SQLite) that counts by reading every
+    document (~45 ms for 1,000), where ``$collStats`` reads the table's page statistics (~1.5 ms
+    whatever the size); on MongoDB both read the same collection metadata.
+    """
 
     def __init__(self, database: Any) -> None:
         self._database = database
@@ -154,13 +160,39 @@ class DocumentCounter(LeakCounter):
         counts: dict[str, int] = {}
 
         async def count_one(name: str) -> None:
-            counts[name] = await self._database[name].estimated_document_count()
+            found = await _stored_count(self._database, name)
+            if found is not None:
+                counts[name] = found
 
         async with anyio.create_task_group() as group:
             for name in await self._database.list_collection_names():
                 if not name.startswith("system."):
                     group.start_soon(count_one, name)
         return counts
+
+
+_COUNT_STAGE: list[dict[str, Any]] = [{"$collStats": {"count": {}}}]
+
+
+async def _stored_count(database: Any, collection: str) -> int | None:
+    """Documents in *collection* from its storage statistics; ``None`` if it is gone (dropped
+    since it was listed) or has none (a view)."""
+    from pymongo.errors import OperationFailure
+
+    try:
+        reply = await database.command(
+            {"aggregate": collection, "pipeline": _COUNT_STAGE, "cursor": {}}
+        )
+    except OperationFailure as exc:
+        if exc.code in (_NAMESPACE_NOT_FOUND, _VIEW_NOT_SUPPORTED):
+            return None
+        raise
+    batch = [stats for stats in reply["cursor"]["firstBatch"] if "count" in stats]
+    return sum(int(stats["count"]) for stats in batch) if batch else None  # one per shard
+
+
+_NAMESPACE_NOT_FOUND = 26
+_VIEW_NOT_SUPPORTED = 166  # CommandNotSupportedOnView
 
 
 def driver(choice: str) -> str:

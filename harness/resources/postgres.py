@@ -192,7 +192,7 @@ class PostgresResource(Resource):
     async def connect(self, url: str, config: HarnessConfig) -> Client:
         import asyncpg
 
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=10)
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=10, reset=_keep_session)
         return pool, pool.close
 
     async def open_leak_counter(self, url: str, client: Any) -> LeakCounter:
@@ -200,7 +200,22 @@ class PostgresResource(Resource):
 
         # Its own connection: a pool acquire + release (with its reset round trip) costs
         # several times the count itself (bench/leak_check_cost.py).
-        return RowCounter(await asyncpg.connect(url, timeout=10))
+        connection = await asyncpg.connect(url, timeout=10)
+        try:
+            fresh = await _new_oids_are_highest(connection)
+        except BaseException:
+            await connection.close()
+            raise
+        return RowCounter(connection, _HIGHEST_OID if fresh else _FINGERPRINT)
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """How the harness's pool resets a connection it gets back: as SQLAlchemy's pool does, by
+    rolling back a transaction left open (asyncpg does that before calling this), and nothing
+    more. asyncpg's default also runs ``RESET ALL``, ``UNLISTEN *``, ``CLOSE ALL`` and
+    ``pg_advisory_unlock_all()``: a round trip on every release, that is on every
+    ``postgres().execute(...)``, for session state seeds and assertions do not make (a ``SET``
+    done on a connection of this pool stays on it: use ``SET LOCAL`` in a transaction)."""
 
 
 _USER_TABLES = r"""
@@ -213,21 +228,48 @@ _FINGERPRINT = (
     "SELECT coalesce(hashtext(string_agg(c.oid::text, ',' ORDER BY c.oid)), 0)::bigint"
     + _USER_TABLES
 )
+# Grows when any relation is created, as long as new OIDs are the highest (see below): an index
+# lookup, where the exact fingerprint scans pg_class (about half the count's server time).
+_HIGHEST_OID = "SELECT max(oid)::bigint FROM pg_class"
 _BUILD_COUNTS = (
-    f"SELECT ({_FINGERPRINT}) AS fingerprint, string_agg(format("
+    "SELECT string_agg(format("
     "'SELECT %L AS name, count(*) AS n FROM %I.%I', "
     "format('%I.%I', n.nspname, c.relname), n.nspname, c.relname), ' UNION ALL ') AS counts"
     + _USER_TABLES
 )
+_PROBE = "harness_oid_probe"
+
+
+async def _new_oids_are_highest(connection: asyncpg.Connection) -> bool:
+    """Whether a relation created now gets a higher OID than every relation there is: true until
+    the server's OID counter wraps around (after about four billion objects), so always on the
+    servers the harness starts. Asked by creating a temporary table (dropped at once); ``False``
+    where that is not allowed."""
+    import asyncpg
+
+    try:
+        await connection.execute(f"CREATE TEMP TABLE {_PROBE} ()")
+        try:
+            probe, highest = await connection.fetchrow(
+                f"SELECT '{_PROBE}'::regclass::oid::bigint, "
+                f"(SELECT max(oid)::bigint FROM pg_class WHERE relname <> '{_PROBE}')"
+            )
+        finally:
+            await connection.execute(f"DROP TABLE {_PROBE}")
+    except asyncpg.PostgresError:
+        return False
+    return bool(probe > highest)
 
 
 class RowCounter(LeakCounter):
     """Exact rows per user table (``alembic_version`` excluded) in one round trip: one
-    ``count(*)`` per table in a single ``UNION ALL`` statement, rebuilt only when the set of
-    tables changes."""
+    ``count(*)`` per table in a single ``UNION ALL`` statement, which also reads a fingerprint
+    of the set of tables (*fingerprint*, a query returning one ``bigint``) and is rebuilt when
+    that changes."""
 
-    def __init__(self, connection: asyncpg.Connection) -> None:
+    def __init__(self, connection: asyncpg.Connection, fingerprint: str = _FINGERPRINT) -> None:
         self._connection = connection
+        self._fingerprint = fingerprint
         self._statement: tuple[int, str] | None = None
         """(fingerprint of the tables, the statement that counts them)."""
 
@@ -237,10 +279,12 @@ class RowCounter(LeakCounter):
         rows: dict[str, int] = {}
         for _ in range(2):
             if self._statement is None:
-                built = await self._connection.fetchrow(_BUILD_COUNTS)
-                counts = f" UNION ALL {built['counts']}" if built["counts"] else ""
-                statement = f"SELECT '' AS name, ({_FINGERPRINT}) AS n{counts}"
-                self._statement = (built["fingerprint"], statement)
+                fingerprint, built = await self._connection.fetchrow(
+                    f"SELECT ({self._fingerprint}), ({_BUILD_COUNTS})"
+                )
+                counts = f" UNION ALL {built}" if built else ""
+                statement = f"SELECT '' AS name, ({self._fingerprint}) AS n{counts}"
+                self._statement = (fingerprint, statement)
             fingerprint, statement = self._statement
             try:
                 rows = {row["name"]: row["n"] for row in await self._connection.fetch(statement)}

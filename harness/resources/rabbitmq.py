@@ -123,7 +123,11 @@ class RabbitMQResource(Resource):
         user = unquote(urlsplit(server.url).username or USER)
         if server.commands is None:  # a broker the harness does not run: its HTTP API
             await _management_add_vhost(server, name, user)
-        elif not await _add_vhost_in_one_call(server, name, user):
+            return with_path(server.url, name)
+        outcome = await _evaluate(server, _ADD_VHOST, name, user)
+        if outcome == "exists":
+            raise _vhost_exists(server, name)
+        if outcome != "created":  # a name that needs quoting, or another internal API
             await server.run(["rabbitmqctl", "-q", "add_vhost", name])
             await server.run(
                 ["rabbitmqctl", "-q", "set_permissions", "-p", name, user, ".*", ".*", ".*"]
@@ -134,6 +138,9 @@ class RabbitMQResource(Resource):
         if server.commands is None:
             async with _management_client(server) as api:
                 await _management_call(api, "DELETE", f"/api/vhosts/{quote(name, safe='')}")
+            return
+        user = unquote(urlsplit(server.url).username or USER)
+        if await _evaluate(server, _DELETE_VHOST, name, user) in ("deleted", "absent"):
             return
         try:
             await server.run(["rabbitmqctl", "-q", "delete_vhost", name])
@@ -174,25 +181,63 @@ def _missing(output: str) -> bool:
     return "not found" in output.lower() or "does not exist" in output.lower()
 
 
-async def _add_vhost_in_one_call(server: Server, vhost: str, user: str) -> bool:
-    """Create the vhost and grant *user* on it in one ``rabbitmqctl eval``: each rabbitmqctl
-    starts an Erlang VM (~0.3-0.5 s), and this runs once per session or xdist worker.
+_ADD_VHOST = """
+case rabbit_vhost:exists(V) of
+  true -> exists;
+  false ->
+    ok = rabbit_vhost:add(V, U),
+    ok = rabbit_auth_backend_internal:set_permissions(U, V, <<".*">>, <<".*">>, <<".*">>, U),
+    created
+end.
+"""
+"""Create vhost ``V`` and grant ``U`` on it; a vhost that exists is left as it is (``exists``)."""
 
-    Returns ``False`` (the caller falls back to the two plain commands) for names that would need
-    quoting, or a RabbitMQ whose internal API differs from 3.10-3.13's.
+_DELETE_VHOST = """
+case rabbit_vhost:exists(V) of
+  true -> ok = rabbit_vhost:delete(V, U), deleted;
+  false -> absent
+end.
+"""
+
+
+async def _evaluate(server: Server, expression: str, vhost: str, user: str) -> str | None:
+    """Evaluate *expression* (with ``V`` = *vhost* and ``U`` = *user*) on the broker's Erlang node
+    and return the atom it gives; ``None`` when it could not be (a name that would need quoting,
+    or a RabbitMQ whose internal API differs from 3.10-3.13's): the caller then uses the plain
+    ``rabbitmqctl`` commands.
+
+    On a node the harness runs locally this goes through ``erl_call`` (a small C client of the
+    Erlang distribution, shipped with Erlang: ~3 ms of CPU), else one ``rabbitmqctl eval``, which
+    boots an Erlang VM (~1 s of CPU): this runs once per session or xdist worker, and again to
+    drop the vhost.
     """
     if not (re.fullmatch(r"[\w.-]+", vhost) and re.fullmatch(r"[\w.-]+", user)):
-        return False
-    expression = (
-        f'ok = rabbit_vhost:add(<<"{vhost}">>, <<"{user}">>), '
-        f'ok = rabbit_auth_backend_internal:set_permissions(<<"{user}">>, <<"{vhost}">>, '
-        f'<<".*">>, <<".*">>, <<".*">>, <<"{user}">>).'
-    )
+        return None
+    bound = f'V = <<"{vhost}">>, U = <<"{user}">>, {expression.strip()}'
+    found = await _erl_call(server, bound)
+    if found is not None:
+        return found
     try:
-        await server.run(["rabbitmqctl", "-q", "eval", expression])
+        return (await server.run(["rabbitmqctl", "-q", "eval", bound])).strip()
     except HarnessError:
-        return False
-    return True
+        return None
+
+
+async def _erl_call(server: Server, expression: str) -> str | None:
+    """*expression*'s value through ``erl_call`` on a local node (its name, cookie and epmd port
+    are in the server's recorded variables); ``None`` where erl_call cannot be used."""
+    node = server.extra.get("node")
+    erl_call = shutil.which("erl_call", path=server.env.get("PATH")) if node else None
+    if node is None or erl_call is None:
+        return None
+    # erl_call -e reads the expression from stdin; a command runs with no stdin: sh feeds it.
+    script = 'printf "%s\\n" "$2" | exec "$0" -n "$1" -e'
+    try:
+        output = await server.run(["sh", "-c", script, erl_call, node, expression], timeout=30)
+    except HarnessError:
+        return None
+    found = re.fullmatch(r"\{ok,\s*(\w+)\}", output.strip())
+    return found.group(1) if found else None
 
 
 def _management_url(url: str) -> str:
