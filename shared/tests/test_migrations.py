@@ -6,6 +6,7 @@ chain made, which must never happen to the database the other tests of this work
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -16,10 +17,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
-import anyio.to_thread
+import anyio
 import asyncpg
 import pytest
-from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
@@ -63,9 +63,15 @@ async def scratch_database(postgres_url: str) -> AsyncIterator[str]:
 
 
 async def migrate(url: str, direction: str, revision: str) -> None:
-    """Run ``alembic upgrade|downgrade`` in a thread: env.py runs its own event loop."""
-    action = command.upgrade if direction == "upgrade" else command.downgrade
-    await anyio.to_thread.run_sync(action, alembic_config(url), revision)
+    """Run ``alembic upgrade|downgrade`` as a developer does: the alembic command, in a process
+    of its own (env.py runs its own event loop, and SQLAlchemy's connections live and die in it,
+    not in this test's process)."""
+    result = await anyio.run_process(
+        [sys.executable, "-m", "alembic", "-c", str(ALEMBIC_INI), direction, revision],
+        env={**os.environ, "POSTGRES-SUPABASE-URL": url},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
 
 
 async def schema_snapshot(url: str) -> tuple[set[str], set[tuple[str, str]]]:
