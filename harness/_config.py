@@ -141,6 +141,13 @@ OPTIONS: tuple[Option, ...] = (
         default="auto",
     ),
     Option(
+        "keep_workdir",
+        "keep a local server's directory (its data and full log) when its start fails, and "
+        "name it in the error",
+        "bool",
+        False,
+    ),
+    Option(
         "state_dir",
         "where run records and server temp dirs live (default: a per-user temp dir)",
         default="",
@@ -166,6 +173,7 @@ class HarnessConfig:
     resources: tuple[str, ...] = ()
     exchange: str = ""
     mongo_driver: str = "auto"
+    keep_workdir: bool = False
     state_dir: Path = field(default_factory=lambda: default_state_dir())
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Where each option's value came from (``pyproject.toml``, ``the HARNESS_ENV_MAP
@@ -231,6 +239,7 @@ def parse_config(
         resources=checks.resources(raw["resources"]),
         exchange=checks.exchange(raw["exchange"]),
         mongo_driver=checks.choice("mongo_driver", raw["mongo_driver"], MONGO_DRIVERS),
+        keep_workdir=raw["keep_workdir"],
         state_dir=_path(rootdir, raw["state_dir"]) or default_state_dir(),
         origins=origins,
     )

@@ -33,8 +33,9 @@ OUTPUT_CALLS = {"print", "say"}
 any template with a message hole."""
 HARNESS_ERRORS = {"HarnessError", "EnvFileError", "ValueError", "ArgumentTypeError"}
 """Caught errors whose text is a harness message (``ValueError``: the configuration's)."""
-SKIPPED_CALLERS = {"_usable"}
-"""Functions whose failures the harness catches and never shows (a reattach probe)."""
+SKIPPED_CALLERS = {"_usable", "__getattr__"}
+"""Functions whose failures the harness catches and never shows (a reattach probe), or whose
+failure is Python's own (a module's ``__getattr__`` says what ``AttributeError`` always says)."""
 
 Token = tuple[str, object]
 """``("lit", text)``, ``("hole", "")``, ``("message", "")`` (an exception's text), ``("opt",

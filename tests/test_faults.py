@@ -271,10 +271,40 @@ def test_a_server_that_never_becomes_ready_fails_within_the_startup_timeout(
     assert re.search(message, output), output
     assert "Hint: read the server's log below; raise harness_startup_timeout" in output
     assert "fake redis-server: starting on port" in output  # the log tail
+    assert "rerun with --harness-keep-workdir" in output
     started = [int(pid) for pid in pids.read_text().split()]
     assert started, "the fake server never ran"
     assert not [pid for pid in started if _ours(pid, fake)], "the fake server still runs"
     assert_nothing_left(state)  # under xdist too: the failure record goes with the run
+
+
+def test_keep_workdir_keeps_a_failed_server_s_directory_and_names_it(
+    inner_pytest: InnerRun, pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    fake_bin, pids = tmp_path / "bin", tmp_path / "fake.pids"
+    fake_bin.mkdir()
+    fake = fake_bin / "redis-server"
+    fake.write_text(FAKE_REDIS.format(python=sys.executable, how="exits at once", exits=True))
+    fake.chmod(0o755)
+    pytester.makepyfile(test_needs_redis="def test_needs_redis(redis_url):\n    pass\n")
+    env = {
+        "HARNESS_STATE_DIR": str(tmp_path / "state"),
+        "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_PID_FILE": str(pids),
+    }
+    result = inner_pytest("--harness-backend=local", "--harness-keep-workdir", join=False, env=env)
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 3, output
+    kept = re.search(r"Its directory is kept, with the full log \(server\.log\): (\S+)\. ", output)
+    assert kept, output
+    log = Path(kept[1]) / "server.log"
+    assert "fake redis-server: FATAL: cannot open the data dir" in log.read_text()
+    assert not [pid for pid in map(int, pids.read_text().split()) if _ours(pid, fake)]
+    assert "--harness-keep-workdir." not in output  # no advice to do what was done
+    # the next run neither reaps it nor trips over it
+    again = inner_pytest("--harness-backend=local", join=False, env=env)
+    assert again.ret == 3
+    assert log.is_file()
 
 
 def _ours(pid: int, fake: Path) -> bool:

@@ -384,7 +384,8 @@ def test_a_local_server_that_exits_at_start_shows_its_log(pytester: pytest.Pytes
         r"\*\*\* FATAL CONFIG FILE ERROR \(Redis [\d.]+\) \*\*\*\n"
         r"Reading the configuration file, at line \d+\n"
         r">>> 'no-such-option \"x\"'\n"
-        r"Bad directive or wrong number of arguments !",
+        r"Bad directive or wrong number of arguments\n"
+        r"To keep its directory and full log for a look, rerun with --harness-keep-workdir\. !",
         text,
     ), text
     assert not list((state / "servers").glob("redis-*"))  # the temp dir went with the server

@@ -62,16 +62,19 @@ class LocalBackend(Backend):
             latest.clear()
             try:
                 return await self._start_once(resource, binaries, config, record)
-            except ServerStartError:
+            except ServerStartError as error:
                 # Another process took the free port between our check and the server's bind:
                 # stop what is left and try again on another port.
                 log = (
                     Path(latest[0].workdir) / "server.log" if latest and latest[0].workdir else None
                 )
                 clash = any(word in log_tail(log).lower() for word in PORT_CLASH)
+                last = not clash or attempt == PORT_ATTEMPTS
                 if latest:
+                    if last:
+                        _keep_or_point_to_workdir(latest[0], config, error)
                     self.stop(latest[0])
-                if not clash or attempt == PORT_ATTEMPTS:
+                if last:
                     raise
 
     async def _start_once(
@@ -147,5 +150,27 @@ class LocalBackend(Backend):
     def stop(self, server: Server) -> None:
         for index, record in enumerate(server.processes):
             stop_process(record, sig=server.stop_signal if index == 0 else 15)
-        if server.workdir:
+        if server.workdir and KEEP_WORKDIR not in server.extra:
             shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+KEEP_WORKDIR = "keep_workdir"
+"""Set in :attr:`Server.extra` of a server whose start failed under ``harness_keep_workdir``:
+stopping it (now, or when a later run reaps it) leaves its directory."""
+
+
+def _keep_or_point_to_workdir(server: Server, config: HarnessConfig, error: Exception) -> None:
+    """A failed start: keep the server's directory if asked, else say how to (the error shows
+    only the log's last lines, and the directory goes when the server is stopped)."""
+    if not server.workdir:
+        return
+    if config.keep_workdir:
+        server.extra[KEEP_WORKDIR] = "yes"
+        error.add_note(
+            f"Its directory is kept, with the full log (server.log): {server.workdir}. Remove it "
+            "when you are done."
+        )
+    else:
+        error.add_note(
+            "To keep its directory and full log for a look, rerun with --harness-keep-workdir."
+        )
