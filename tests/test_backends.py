@@ -109,6 +109,20 @@ def test_forced_local_without_binaries_names_the_install_command() -> None:
         choose(_NoBinaries(), _config("local"))
 
 
+def test_without_posix_process_groups_local_is_refused_with_the_other_ways(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Windows has no ``os.killpg``: the local backend could start servers it cannot stop."""
+    monkeypatch.delattr("os.killpg")
+    with pytest.raises(BackendUnavailableError) as info:
+        choose(REGISTRY["redis"], _config("local"))
+    message = str(info.value)
+    assert "local backend does not run on this platform" in message
+    assert "Start Docker (export DOCKER_HOST), or export HARNESS_REDIS_URL." in message
+    monkeypatch.setenv("HARNESS_REDIS_URL", "redis://ci-redis:6379/0")  # the other ways still work
+    assert choose(REGISTRY["redis"], _config()).backend == "external"
+
+
 @pytest.mark.parametrize(
     ("name", "image", "port"),
     [

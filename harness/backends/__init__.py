@@ -74,6 +74,12 @@ def choose(resource: Resource, config: HarnessConfig) -> Choice:
             if forced != "auto"
             else f"{resource.title} has no docker backend"
         )
+    if not hasattr(os, "killpg"):  # Windows: the local backend cannot stop what it starts
+        raise BackendUnavailableError(
+            f"cannot provide {resource.title}: {resource.url_env} is not set; {detail}; and the "
+            "local backend does not run on this platform (it needs POSIX process groups and "
+            f"signals). Start Docker (export DOCKER_HOST), or export {resource.url_env}."
+        )
     binaries = resource.find_binaries()
     if binaries:
         return Choice("local", "local binaries: " + ", ".join(sorted(binaries.values())))
