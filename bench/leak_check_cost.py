@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness import postgres, postgres_row, seeded  # noqa: E402
-from harness._config import config_from_pyproject  # noqa: E402
+from harness._config import config_from_project  # noqa: E402
 from harness._infra import Infrastructure  # noqa: E402
 from harness._leak_check import snapshot  # noqa: E402
 from harness._session import HarnessSession, activate  # noqa: E402
@@ -105,7 +105,7 @@ async def typical_test() -> None:
 
 
 async def main(iterations: int, as_json: bool = False) -> None:
-    session = HarnessSession(config_from_pyproject(ROOT))
+    session = HarnessSession(config_from_project(ROOT))
     with activate(session):
         await _main(session, iterations, as_json)
 

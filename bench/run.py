@@ -97,10 +97,10 @@ def shared_servers(state_dir: Path) -> Iterator[SharedRun]:
     does) on a loop in a thread, and stop them at the end however the benchmark ends."""
     from anyio.from_thread import start_blocking_portal
 
-    from harness._config import config_from_pyproject
+    from harness._config import config_from_project
     from harness._infra import Infrastructure
 
-    config = config_from_pyproject(ROOT, {"state_dir": str(state_dir), "backend": "local"})
+    config = config_from_project(ROOT, {"state_dir": str(state_dir), "backend": "local"})
     key = f"bench-{uuid.uuid4().hex[:8]}"
     infra = Infrastructure(config, key=key)
     with start_blocking_portal() as portal:
@@ -337,10 +337,10 @@ def run_startup(args: argparse.Namespace, base: Path) -> Startup:
 
 def _down(rootdir: Path, state: Path) -> None:
     """Stop the reused servers of the warm runs (``harness down`` for that rootdir)."""
-    from harness._config import config_from_pyproject
+    from harness._config import config_from_project
     from harness._up import down
 
-    for line in down(config_from_pyproject(rootdir, {"state_dir": str(state)})):
+    for line in down(config_from_project(rootdir, {"state_dir": str(state)})):
         say(f"stopped reused {line}")
 
 
@@ -660,11 +660,11 @@ def _sampling_load(samples: list[tuple[float, float, float]]) -> Iterator[None]:
 
 def _reap_all(base: Path) -> None:
     """Safety net: stop servers of any run under *base* whose pytest died before stopping them."""
-    from harness._config import config_from_pyproject
+    from harness._config import config_from_project
     from harness._infra import reap
 
     for state in [p.parent for p in base.glob("*/runs")]:
-        for what in reap(config_from_pyproject(ROOT, {"state_dir": str(state)})):
+        for what in reap(config_from_project(ROOT, {"state_dir": str(state)})):
             say(f"reaped {what}")
 
 

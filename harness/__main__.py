@@ -6,8 +6,9 @@
 - ``reap``: stop the servers of runs that were killed before they could stop them.
 - ``build-ferretdb``: build and cache the FerretDB server (``make setup`` calls it).
 
-Each command reads the project's pytest configuration (``[tool.pytest.ini_options]`` in the
-nearest ``pyproject.toml``, ``HARNESS_*`` variables) and takes the same ``--harness-*`` flags.
+Each command reads the project's pytest configuration (the ini file pytest would read:
+``pytest.ini``, ``pyproject.toml``, ``tox.ini`` or ``setup.cfg``; ``HARNESS_*`` variables) and
+takes the same ``--harness-*`` flags.
 It imports the project's root ``conftest.py``, as pytest does, so the kinds of server it
 registers are known too.
 """
@@ -77,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="harness",
         description="Tools around the test harness: check this machine, run the test servers "
         "for development, clean up after killed runs. Every command reads the project's pytest "
-        "configuration (pyproject.toml, HARNESS_* variables).",
+        "configuration (its ini file, HARNESS_* variables).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

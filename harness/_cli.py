@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._config import OPTIONS, HarnessConfig, config_from_pyproject
+from ._config import OPTIONS, HarnessConfig, config_from_project
 from ._exceptions import HarnessError
+from ._ini import find_ini, read_ini
 from .resources import REGISTRY
 
 __all__ = [
@@ -41,7 +41,7 @@ def add_config_options(parser: argparse.ArgumentParser, *, skip: Sequence[str] =
         "--rootdir",
         type=Path,
         default=None,
-        help="project root holding pyproject.toml (default: the nearest one above the current dir)",
+        help="project root (default: the directory pytest would take: the nearest one at or above the current dir with pytest.ini, pyproject.toml, tox.ini or setup.cfg)",
     )
     group = parser.add_argument_group("harness options (the same as pytest's --harness-* flags)")
     for opt in OPTIONS:
@@ -122,28 +122,21 @@ def load_project_kinds(rootdir: Path) -> None:
 
 
 def _ini_pythonpath(rootdir: Path) -> list[Path]:
-    """The ``pythonpath`` entries of ``[tool.pytest.ini_options]``, as pytest resolves them."""
-    pyproject = rootdir / "pyproject.toml"
-    if not pyproject.is_file():
-        return []
-    ini = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    entries = ini.get("tool", {}).get("pytest", {}).get("ini_options", {}).get("pythonpath", [])
+    """The ``pythonpath`` entries of the project's ini file, as pytest resolves them."""
+    ini = read_ini(rootdir)
+    entries = ini.options.get("pythonpath", []) if ini is not None else []
     entries = entries.split() if isinstance(entries, str) else entries
     return [rootdir / entry for entry in entries]
 
 
 def find_rootdir(start: Path | None = None) -> Path:
-    """The nearest directory at or above *start* with a ``pyproject.toml`` (pytest's rootdir for
-    this project layout), else *start* itself."""
-    here = (start or Path.cwd()).resolve()
-    for directory in (here, *here.parents):
-        if (directory / "pyproject.toml").is_file():
-            return directory
-    return here
+    """The rootdir pytest would take when started in *start*: the nearest directory at or above
+    it with an ini file (``pytest.ini``, ``pyproject.toml``...), else *start* itself."""
+    return find_ini(start)[0]
 
 
 def project_rootdir(args: argparse.Namespace) -> Path:
-    """``--rootdir``, else the nearest directory with a ``pyproject.toml``."""
+    """``--rootdir``, else the directory pytest would take as its rootdir here."""
     return Path(args.rootdir).resolve() if args.rootdir else find_rootdir()
 
 
@@ -158,7 +151,7 @@ def config_from_args(args: argparse.Namespace) -> HarnessConfig:
         for opt in OPTIONS
         if getattr(args, opt.name, None) is not None
     }
-    return config_from_pyproject(rootdir, overrides, resources=list(REGISTRY))
+    return config_from_project(rootdir, overrides, resources=list(REGISTRY))
 
 
 def configured_resources(config: HarnessConfig, explicit: Sequence[str] | None = None) -> list[str]:

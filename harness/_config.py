@@ -11,7 +11,6 @@ import math
 import os
 import re
 import tempfile
-import tomllib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ __all__ = [
     "HarnessConfig",
     "LeakMode",
     "Option",
-    "config_from_pyproject",
+    "config_from_project",
     "parse_config",
 ]
 
@@ -245,23 +244,23 @@ def parse_config(
     )
 
 
-def config_from_pyproject(
+def config_from_project(
     rootdir: Path,
     overrides: Mapping[str, Any] | None = None,
     resources: Collection[str] | None = None,
 ) -> HarnessConfig:
-    """The same config the pytest plugin would build, for the CLI (`harness up`, `harness doctor`)."""
-    pyproject = rootdir / "pyproject.toml"
-    ini: dict[str, Any] = {}
-    if pyproject.is_file():
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        ini = data.get("tool", {}).get("pytest", {}).get("ini_options", {})
+    """The same config the pytest plugin would build, for the CLI (`harness up`, `harness
+    doctor`): *overrides* (its flags), then ``HARNESS_*``, then the ini file pytest would read
+    in *rootdir* (``pytest.ini``, ``pyproject.toml``, ``tox.ini`` or ``setup.cfg``)."""
+    from ._ini import IniFile, read_ini
+
+    ini = read_ini(rootdir) or IniFile(None)
     given = dict(overrides or {})
     return parse_config(
         rootdir,
         lambda opt: given.get(opt.name),
-        lambda opt: ini.get(opt.ini),
-        ini_origin=lambda opt: "pyproject.toml",
+        lambda opt: ini.options.get(opt.ini),
+        ini_origin=lambda opt: ini.name,
         resources=resources,
     )
 

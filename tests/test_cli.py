@@ -296,6 +296,35 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("file", "text"),
+    [
+        ("pytest.ini", "[pytest]\nharness_env_map =\n    CACHE-URL=redis\n    FOO=kafka\n"),
+        ("tox.ini", "[tox]\nenvlist = py\n\n[pytest]\nharness_env_map = FOO=kafka\n"),
+        ("setup.cfg", "[metadata]\nname = x\n\n[tool:pytest]\nharness_env_map = FOO=kafka\n"),
+    ],
+)
+def test_the_command_reads_the_ini_file_pytest_reads(tmp_path: Path, file: str, text: str) -> None:
+    """From a subdirectory of a project whose pytest options are not in pyproject.toml, the
+    command finds the root and its options as pytest does: a bad entry there is named, with the
+    file it came from, before anything starts."""
+    project = tmp_path / "project"
+    (project / "src" / "deep").mkdir(parents=True)
+    (project / file).write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", "up", "--resources", "redis"],
+        cwd=project / "src" / "deep",
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert f"harness_env_map (from {file})" in last, last
+    assert "FOO=kafka" in last and "kafka" in last
+
+
 def test_build_ferretdb_still_works(tmp_path: Path) -> None:
     result = harness("build-ferretdb", tmp_path=tmp_path, timeout=900)
     assert result.returncode == 0, result.stderr

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness._config import OPTIONS, Option, config_from_pyproject, parse_config
+from harness._config import OPTIONS, Option, config_from_project, parse_config
 from harness.resources import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -277,7 +277,7 @@ def test_the_cli_reads_the_same_pyproject_section(
     (tmp_path / "pyproject.toml").write_text(
         '[tool.pytest.ini_options]\nharness_backend = "local"\nharness_env_map = ["X=redis"]\n'
     )
-    config = config_from_pyproject(tmp_path)
+    config = config_from_project(tmp_path)
     assert config.backend == "local"
     assert config.env_map == {"X": "redis"}
 
