@@ -180,7 +180,8 @@ class Infrastructure:
             existing = state.servers.get(name)
             if existing is not None:
                 BACKENDS[existing.backend].attach(existing)
-            if existing is not None and await self._usable(existing):
+            # Others use it: never replaced while it runs, however slow it is to answer.
+            if existing is not None and await self._usable(existing, bool(state.live_leases())):
                 self.servers[name] = existing
                 how = "reused" if self.config.reuse else "shared"
                 lines[name] = self._line(existing, how)
@@ -232,19 +233,27 @@ class Infrastructure:
             raise _combine(errors)
         return [lines[name] for name in names]
 
-    async def _usable(self, server: Server) -> bool:
+    async def _usable(self, server: Server, shared: bool = False) -> bool:
+        """Whether a recorded server runs and answers. One that does not run is replaced. One
+        that runs but is slow to answer is replaced after 5 s only when no other live process
+        uses it; while one does (*shared*), it gets ``harness_startup_timeout``, and then this
+        process fails rather than stop it under the others.
+
+        :raises ServerStartError: a shared server that does not answer in time.
+        """
         provider = BACKENDS[server.backend]
         if not provider.alive(server):
             return False
+        resource = REGISTRY[server.resource]
+        timeout = self.config.startup_timeout if shared else 5
         try:
             await wait_ready(
-                lambda: REGISTRY[server.resource].probe(server.url),
-                what=server.resource,
-                timeout=5,
-                hint="",
+                lambda: resource.probe(server.url), what=server.resource, timeout=timeout, hint=""
             )
         except ServerStartError:
-            return False
+            if not shared:
+                return False
+            raise _unanswered_shared_server(server, timeout) from None
         return True
 
     async def _undo(self, state: RunState, names: list[str]) -> None:
@@ -433,6 +442,15 @@ class Infrastructure:
             server.ready_seconds,
             how,
         )
+
+
+def _unanswered_shared_server(server: Server, timeout: float) -> ServerStartError:
+    return ServerStartError(
+        f"{REGISTRY[server.resource].title} ({server.backend}, {address(server.url)}) is used by "
+        f"other pytest processes of this run but did not answer within {timeout:g} s: it is left "
+        "running for them.\nHint: the machine is probably overloaded: run fewer processes at once "
+        "(-n), or raise harness_startup_timeout."
+    )
 
 
 def reap(config: HarnessConfig, skip: str = "") -> list[str]:

@@ -494,6 +494,75 @@ def test_a_hung_reused_server_is_replaced_and_the_stopped_process_cleaned_up(
     assert_nothing_left(state, new.processes, [Path(new.workdir or "/-")])
 
 
+HOLDER = """
+import os, pathlib, time, pytest, harness
+pytestmark = pytest.mark.anyio
+
+async def test_holds_the_servers(redis_url):
+    assert await harness.redis().ping()
+    pathlib.Path(os.environ["HELD"]).touch()
+    deadline = time.monotonic() + 120
+    while not pathlib.Path(os.environ["RELEASE"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+"""
+
+
+def test_a_hung_shared_server_is_left_to_the_process_using_it(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """A process joining a run whose server hangs fails, and leaves the server to the process
+    that still uses it (it is never stopped or replaced under a live lease)."""
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\nharness_reuse = true\n")
+    pytester.makepyfile(test_hold=HOLDER, test_join="def test_joins(redis_url):\n    pass\n")
+    state, held, release = tmp_path / "state", tmp_path / "held", tmp_path / "release"
+    env = own_run_env(state, HELD=str(held), RELEASE=str(release))
+    log = tmp_path / "holder.log"
+    with log.open("w") as out:
+        holder = subprocess.Popen(
+            [*PYTEST, "test_hold.py"], cwd=pytester.path, env=env, stdout=out, stderr=out
+        )
+    hung: Server | None = None
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while not held.exists():
+            assert holder.poll() is None and time.monotonic() < deadline, "the holder never ran"
+            time.sleep(0.1)
+        (path,) = (state / "runs").glob("*.json")
+        hung = RunRecord(state, path.stem).load().servers["redis"]
+        os.kill(hung.processes[0].pid, signal.SIGSTOP)  # alive, but answers nothing
+        joined = subprocess.run(
+            [*PYTEST, "--harness-startup-timeout=2", "test_join.py"],
+            cwd=pytester.path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+        )
+        output = joined.stdout + joined.stderr
+        assert joined.returncode == 3, output
+        assert re.search(
+            r"Redis \(local, 127\.0\.0\.1:\d+\) is used by other pytest processes of this run but "
+            r"did not answer within 2 s: it is left running for them\.",
+            output,
+        ), output
+        assert hung.processes[0].alive()  # neither stopped nor replaced
+        assert RunRecord(state, path.stem).load().servers["redis"].processes == hung.processes
+    finally:
+        if hung is not None:
+            os.kill(hung.processes[0].pid, signal.SIGCONT)
+        release.touch()
+        holder.wait(timeout=RUN_TIMEOUT)
+        subprocess.run(
+            [sys.executable, "-m", "harness", "down", "--rootdir", str(pytester.path)],
+            env=env,
+            capture_output=True,
+            timeout=RUN_TIMEOUT,
+        )
+    assert holder.returncode == 0, log.read_text()
+    assert hung is not None
+    assert_nothing_left(state, hung.processes, [Path(hung.workdir or "/-")])
+
+
 # -- a migration edited between two reuse runs -------------------------------------------------------
 def test_every_file_alembic_reads_is_in_the_template_hash(tmp_path: Path) -> None:
     project = tmp_path / "project"
