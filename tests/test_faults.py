@@ -851,12 +851,18 @@ async def test_finished_runs_leave_no_files_even_when_they_run_concurrently(
     infras = [Infrastructure(config, key=f"own-{n}") for n in range(3)]
     infras += [Infrastructure(config, key="shared", worker=f"gw{n}") for n in range(2)]
     processes: list[ProcessRecord] = []
+    started, all_started = [], anyio.Event()
 
     async def one_run(infra: Infrastructure) -> None:
         await infra.start(["redis"])
         try:
             assert await infra.clients["redis"].ping()
             processes.extend(infra.servers["redis"].processes)
+            started.append(infra)
+            if len(started) == len(infras):
+                all_started.set()
+            with anyio.fail_after(60):  # all up at once: the two sharing ones do share
+                await all_started.wait()
         finally:
             await infra.close()
 

@@ -286,7 +286,8 @@ def test_a_local_start_that_times_out(
     result = inner_pytest(*VERBOSE, join=False, env={"HARNESS_STATE_DIR": str(state)})
     text = output(result)
     assert result.ret == 3, text
-    assert "3 resources failed to start" in text
+    # at least RabbitMQ and Redis: PostgreSQL may answer the one probe it gets (0.1 s at least)
+    assert re.search(r"\b[23] resources failed to start", text), text
     assert "did not answer within 0.001 s" in text
     assert_clean(text, [pinned], "pytest's output")
 
@@ -298,7 +299,7 @@ def test_a_local_server_that_dies_during_the_run(
     state = pytester.path / "state"
     result = inner_pytest(*VERBOSE, join=False, env={"HARNESS_STATE_DIR": str(state)})
     text = output(result)
-    result.assert_outcomes(passed=1, errors=2)  # the leak counter's connection broke too
+    result.assert_outcomes(passed=1, errors=1)  # the next test; no leak count on a dead server
     assert "ServerDiedError: PostgreSQL (local, 127.0.0.1:" in text
     assert_clean(text, [pinned], "pytest's output")
 
