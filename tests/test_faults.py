@@ -167,6 +167,7 @@ def test_a_server_killed_mid_run_fails_the_first_test_with_its_name_and_log(
 
 
 # -- harness up with a server that dies ----------------------------------------------------------------
+@pytest.mark.backend("local")  # kills the server's process
 def test_harness_up_names_the_server_that_died_stops_the_others_and_exits_1(
     tmp_path: Path,
 ) -> None:

@@ -447,7 +447,10 @@ def test_a_killed_runs_external_server_of_an_unknown_kind_is_left_to_its_project
 
 
 # -- the Docker backend (exercised where a daemon runs) -----------------------------------------------
-def test_the_docker_backend_configures_testcontainers_memcached_module() -> None:
+def test_the_docker_backend_configures_testcontainers_memcached_module(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HARNESS_MEMCACHED_IMAGE", raising=False)  # the Docker lane sets it
     from testcontainers.community.memcached import MemcachedContainer
 
     from harness.backends._docker_network import NetworkPlan

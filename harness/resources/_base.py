@@ -159,13 +159,19 @@ def testcontainers_class(module: str, name: str) -> Callable[..., DockerContaine
     :param name: the class in it, ``"MemcachedContainer"``.
     """
     import importlib
+    import warnings
 
-    try:
-        found: Callable[..., DockerContainer] = getattr(
-            importlib.import_module(f"testcontainers.community.{module}"), name
-        )
-    except ImportError:  # testcontainers < 4.15
-        found = getattr(importlib.import_module(f"testcontainers.{module}"), name)
+    # Some modules deprecate testcontainers' own helpers as they are imported (RabbitMQ's
+    # `@wait_container_is_ready`, since 4.15): nothing a user can change, and a project whose
+    # pytest turns warnings into errors would fail every Docker start over it.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="testcontainers")
+        try:
+            found: Callable[..., DockerContainer] = getattr(
+                importlib.import_module(f"testcontainers.community.{module}"), name
+            )
+        except ImportError:  # testcontainers < 4.15
+            found = getattr(importlib.import_module(f"testcontainers.{module}"), name)
     return found
 
 
