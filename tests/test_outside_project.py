@@ -43,6 +43,9 @@ pytestmark = pytest.mark.inner
 def run(argv: list[str | Path], *, cwd: Path | None = None, timeout: float = 600, **kw):
     """Run *argv*, failing with its output when it exits non-zero; print how long it took."""
     started = time.monotonic()
+    # No PYTHONPATH (a benchmark sets it to this checkout): pip would take the checkout's
+    # harness for the installed one, and the project would import it instead of the wheel's.
+    kw.setdefault("env", {k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     result = subprocess.run(
         [str(a) for a in argv],
         cwd=cwd,
