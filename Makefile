@@ -8,7 +8,7 @@ test:
 	$(PYTHON) -m pytest
 
 test-docker:  ## the suite on the Docker backend: private engine + stand-in images (as root)
-	PYTHON=$(PYTHON) ./scripts/test-docker.sh
+	PYTHON=$(PYTHON) ./scripts/test-docker.sh -n 2
 
 lint:
 	ruff check . && ruff format --check . && mypy

@@ -2,7 +2,7 @@
 # The Docker lane: the whole suite on --harness-backend=docker, against the stand-in images
 # (tests/docker_images), on a private Docker engine (scripts/docker-engine.sh).
 #
-#     scripts/test-docker.sh [pytest args...]      (make test-docker)
+#     scripts/test-docker.sh [pytest args...]      (make test-docker: with -n 2)
 #
 # Starts the engine (stopped again at the end unless it was already running), builds the images
 # (cached: seconds when their recipes are unchanged), then runs pytest. Tests that only make sense
