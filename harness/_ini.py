@@ -1,8 +1,8 @@
 """pytest's ini options of a project, found the way pytest finds them, for the ``harness`` command.
 
-pytest reads the first of ``pytest.ini``, ``.pytest.ini``, ``pyproject.toml`` (its
-``[tool.pytest.ini_options]`` table), ``tox.ini`` (``[pytest]``) and ``setup.cfg``
-(``[tool:pytest]``) that holds its section, in the directory it starts from or the nearest one
+pytest reads the first of ``pytest.toml`` and ``.pytest.toml`` (``[pytest]``), ``pytest.ini``
+and ``.pytest.ini``, ``pyproject.toml`` (its ``[tool.pytest]`` or ``[tool.pytest.ini_options]``
+table), ``tox.ini`` (``[pytest]``) and ``setup.cfg`` (``[tool:pytest]``) that holds its section, in the directory it starts from or the nearest one
 above; that directory is the rootdir. ``harness up`` and ``harness doctor`` must see the same
 ``harness_*`` values as the pytest run they prepare for.
 """
@@ -33,14 +33,20 @@ class IniFile:
 
 def read_ini(directory: Path) -> IniFile | None:
     """The ini file in *directory* that pytest would take, or ``None`` when it has none."""
+    for name in ("pytest.toml", ".pytest.toml"):
+        path = directory / name
+        if path.is_file():
+            return IniFile(path, dict(_toml(path).get("pytest", {})))
     for name in ("pytest.ini", ".pytest.ini"):
         path = directory / name
         if path.is_file():  # pytest takes these even without a [pytest] section
             return IniFile(path, _ini_section(path, "pytest") or {})
     path = directory / "pyproject.toml"
     if path.is_file():
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        table = data.get("tool", {}).get("pytest", {}).get("ini_options")
+        tool = dict(_toml(path).get("tool", {}).get("pytest", {}))
+        table = tool.pop("ini_options", None)
+        if tool:  # [tool.pytest] itself: pytest 9's native TOML options
+            return IniFile(path, tool)
         if table is not None:
             return IniFile(path, dict(table))
     for name, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
@@ -64,6 +70,10 @@ def find_ini(start: Path | None = None) -> tuple[Path, IniFile]:
         if (directory / "pyproject.toml").is_file():
             return directory, IniFile(directory / "pyproject.toml")
     return here, IniFile(None)
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
 def _ini_section(path: Path, section: str) -> dict[str, Any] | None:

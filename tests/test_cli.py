@@ -302,6 +302,8 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
         ("pytest.ini", "[pytest]\nharness_env_map =\n    CACHE-URL=redis\n    FOO=kafka\n"),
         ("tox.ini", "[tox]\nenvlist = py\n\n[pytest]\nharness_env_map = FOO=kafka\n"),
         ("setup.cfg", "[metadata]\nname = x\n\n[tool:pytest]\nharness_env_map = FOO=kafka\n"),
+        ("pytest.toml", '[pytest]\nharness_env_map = ["FOO=kafka"]\n'),
+        ("pyproject.toml", '[tool.pytest]\nharness_env_map = ["FOO=kafka"]\n'),
     ],
 )
 def test_the_command_reads_the_ini_file_pytest_reads(tmp_path: Path, file: str, text: str) -> None:
