@@ -2,8 +2,8 @@
 
 pytest reads the first of ``pytest.toml`` and ``.pytest.toml`` (``[pytest]``), ``pytest.ini``
 and ``.pytest.ini``, ``pyproject.toml`` (its ``[tool.pytest]`` or ``[tool.pytest.ini_options]``
-table), ``tox.ini`` (``[pytest]``) and ``setup.cfg`` (``[tool:pytest]``) that holds its section, in the directory it starts from or the nearest one
-above; that directory is the rootdir. ``harness up`` and ``harness doctor`` must see the same
+table), ``tox.ini`` (``[pytest]``) and ``setup.cfg`` (``[tool:pytest]``) that holds its section,
+in the directory it starts from or the nearest one above; that directory is the rootdir. ``harness up`` and ``harness doctor`` must see the same
 ``harness_*`` values as the pytest run they prepare for.
 """
 
@@ -73,12 +73,18 @@ def find_ini(start: Path | None = None) -> tuple[Path, IniFile]:
 
 
 def _toml(path: Path) -> dict[str, Any]:
-    return tomllib.loads(path.read_text(encoding="utf-8"))
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"cannot read {path}: {exc}. Fix the file: pytest reads it too.") from None
 
 
 def _ini_section(path: Path, section: str) -> dict[str, Any] | None:
     parser = configparser.ConfigParser(interpolation=None)
-    parser.read(path, encoding="utf-8")
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error as exc:
+        raise ValueError(f"cannot read {path}: {exc}. Fix the file: pytest reads it too.") from None
     if not parser.has_section(section):
         return None
     return {key: value.strip() for key, value in parser.items(section)}

@@ -327,6 +327,17 @@ def test_the_command_reads_the_ini_file_pytest_reads(tmp_path: Path, file: str, 
     assert "FOO=kafka" in last and "kafka" in last
 
 
+def test_an_ini_file_that_does_not_parse_is_a_usage_error(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pytest.ini").write_text("[pytest]\nharness_reuse = 1\nharness_reuse = 0\n")
+    result = harness("doctor", "--rootdir", str(project), tmp_path=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"harness doctor: error: cannot read {project / 'pytest.ini'}: "), last
+    assert last.endswith("Fix the file: pytest reads it too."), last
+
+
 def test_build_ferretdb_still_works(tmp_path: Path) -> None:
     result = harness("build-ferretdb", tmp_path=tmp_path, timeout=900)
     assert result.returncode == 0, result.stderr
